@@ -1,0 +1,38 @@
+"""Anon Hosting: a self-hosted encrypted file drop.
+
+Contract: ``create_app(test_config=None)`` builds the Flask app. It reads and
+validates the configuration (``config``), opens the storage and sweeps what dead
+writers left, opens or creates the sealed key set, and wires them into one
+``FileService`` that the HTTP layer uses. Nothing is created at import time.
+"""
+
+from flask import Flask
+
+from . import cli, config, http, keys
+from .service import FileService, Limits
+from .storage import from_config
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    site = config.load(test_config)
+    app = Flask(__name__, static_folder=None)
+    app.config.update(
+        SITE=site,
+        TESTING=site.testing,
+        MAX_CONTENT_LENGTH=64 * 1024,  # token bodies; the upload route raises its own limit
+        MAX_FORM_MEMORY_SIZE=16 * 1024,
+        MAX_FORM_PARTS=8,
+        JSON_SORT_KEYS=False,
+    )
+    storage = from_config(site)
+    storage.sweep_temp()
+    keyring = keys.KeyRing(site.private_dir, site.secret_key)
+    limits = Limits(site.max_upload_bytes, site.default_expires_in, site.max_expires_in)
+    app.extensions["anon_hosting"] = FileService(storage, keyring, limits)
+    http.init_app(app)
+    cli.init_app(app)
+    if site.cors_origins:
+        from flask_cors import CORS
+        CORS(app, resources={r"/api/*": {"origins": list(site.cors_origins)}},
+             expose_headers=["Content-Disposition", "Content-Length"])
+    return app

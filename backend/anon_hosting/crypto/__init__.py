@@ -1,0 +1,1 @@
+"""Cryptographic building blocks that know nothing of HTTP, files or tokens."""

@@ -1,0 +1,72 @@
+"""Domain errors: every failure a client may see, with its HTTP status and code.
+
+Contract: lower layers raise these; ``http.errors`` turns them into the one JSON
+shape ``{"error": {"code": ..., "message": ...}}``. Messages are written for
+people and never contain a token, a key or a path.
+"""
+
+
+class AppError(Exception):
+    status = 500
+    code = "internal_error"
+    message = "Something went wrong on our side. Please try again."
+
+    def __init__(self, message: str | None = None):
+        super().__init__(message or self.message)
+        self.message = message or self.message
+
+
+class BadRequest(AppError):
+    status, code = 400, "bad_request"
+    message = "The request is malformed."
+
+
+class InvalidToken(AppError):
+    status, code = 400, "invalid_token"
+    message = "This token is not valid. Check that it was copied completely."
+
+
+class NotFound(AppError):
+    status, code = 404, "not_found"
+    message = "There is no file for this token. It may have been deleted."
+
+
+class Expired(AppError):
+    status, code = 410, "expired"
+    message = "This file has expired and is no longer available."
+
+
+class TooLarge(AppError):
+    status, code = 413, "too_large"
+    message = "The file is larger than this server accepts."
+
+
+class UnsupportedMediaType(AppError):
+    status, code = 415, "unsupported_media_type"
+    message = (
+        "Send the file as multipart/form-data (field 'file') or as a raw body "
+        "with Content-Type: application/octet-stream."
+    )
+
+
+class InsufficientStorage(AppError):
+    status, code = 507, "insufficient_storage"
+    message = "The server has no room left to store this file."
+
+
+class StorageUnavailable(AppError):
+    status, code = 503, "storage_unavailable"
+    message = "The file storage is not available right now."
+
+
+class CorruptFile(AppError):
+    status, code = 500, "internal_error"
+    message = "The stored file failed its integrity check and cannot be served."
+
+
+class ConfigError(Exception):
+    """Raised at start-up when the configuration is unusable; never reaches a client."""
+
+
+class InternalError(AppError):
+    """Anything unexpected; the details stay in the server log."""

@@ -1,0 +1,161 @@
+"""Request bodies: the two upload forms, and the token body of info/retrieve.
+
+Contract: ``upload_body(request, max_bytes)`` returns an ``UploadBody`` whose
+``chunks`` yields the file's bytes as they arrive from the socket (nothing is
+spooled to disk or memory) and raises ``BadRequest`` for a cut or malformed
+body and ``TooLarge`` past ``max_bytes``; ``fields()`` holds the form fields
+seen so far (query parameters for a raw body). ``token_from(request)`` returns
+the token from a JSON or form-encoded body.
+"""
+
+from collections.abc import Iterator
+from urllib.parse import unquote
+
+from flask import Request
+from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
+
+from ..errors import BadRequest, TooLarge, UnsupportedMediaType
+
+READ_SIZE = 1 << 20
+MAX_FIELDS = 8
+MAX_FIELD_BYTES = 1024
+MULTIPART_SLACK = 64 * 1024  # boundaries and part headers around the file
+MAX_PARSER_BUFFER = READ_SIZE + MULTIPART_SLACK  # a part header or preamble may not grow past this
+OPTION_FIELDS = ("expires_in",)
+
+
+class UploadBody:
+    def __init__(self, name: str, chunks: Iterator[bytes], fields: dict[str, str]):
+        self.name, self.chunks, self._fields = name, chunks, fields
+
+    def fields(self) -> dict[str, str]:
+        return self._fields
+
+
+def upload_body(request: Request, max_bytes: int) -> UploadBody:
+    mimetype = request.mimetype
+    if mimetype == "multipart/form-data":
+        _check_length(request, max_bytes + MULTIPART_SLACK)
+        return _multipart(request)
+    if mimetype == "application/octet-stream":
+        _check_length(request, max_bytes)
+        return _raw(request)
+    raise UnsupportedMediaType()
+
+
+def token_from(request: Request) -> object:
+    if request.is_json:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise BadRequest('Send a JSON object like {"token": "..."}.')
+        token = body.get("token")
+    elif request.mimetype == "application/x-www-form-urlencoded":
+        token = request.form.get("token")
+    else:
+        raise UnsupportedMediaType('Send the token as JSON {"token": "..."} or as a form field named token.')
+    if token is None:
+        raise BadRequest("The request has no token.")
+    return token
+
+
+def _check_length(request: Request, limit: int) -> None:
+    if request.content_length is not None and request.content_length > limit:
+        raise TooLarge()
+
+
+def _read(request: Request) -> Iterator[bytes]:
+    """The body as it arrives; a body shorter than its Content-Length is an error, never a short file."""
+    stream, expected, received = request.stream, request.content_length, 0
+    while True:
+        piece = stream.read(READ_SIZE)
+        if not piece:
+            break
+        received += len(piece)
+        yield piece
+    if expected is not None and received != expected:
+        raise BadRequest("The upload was cut short.")
+
+
+def _raw(request: Request) -> UploadBody:
+    try:
+        name = unquote(request.headers.get("X-File-Name", ""), errors="strict")
+    except UnicodeDecodeError:
+        raise BadRequest("X-File-Name must be percent-encoded UTF-8.") from None
+    fields = {k: request.args[k] for k in OPTION_FIELDS if k in request.args}
+    return UploadBody(name, _read(request), fields)
+
+
+def _multipart(request: Request) -> UploadBody:
+    boundary = request.mimetype_params.get("boundary", "")
+    if not boundary or len(boundary) > 70:
+        raise BadRequest("The multipart body has no valid boundary.")
+    parts = _Parts(MultipartDecoder(boundary.encode("latin-1"), max_parts=MAX_FIELDS), _read(request))
+    fields: dict[str, str] = {}
+    for event in parts:  # fields before the file part
+        if isinstance(event, File):
+            if event.name != "file":
+                raise BadRequest("The file must be sent in a part named 'file'.")
+            return UploadBody(event.filename, _file_data(parts, fields), fields)
+        if isinstance(event, Field):
+            fields[event.name] = _field_value(parts)
+        elif isinstance(event, Epilogue):
+            break
+    raise BadRequest("The form has no part named 'file'.")
+
+
+def _file_data(parts: "_Parts", fields: dict[str, str]) -> Iterator[bytes]:
+    for event in parts:
+        if not isinstance(event, Data):
+            raise BadRequest("The multipart body is malformed.")
+        if event.data:
+            yield event.data
+        if not event.more_data:
+            break
+    for event in parts:  # fields after the file part
+        if isinstance(event, File):
+            raise BadRequest("Send one file per upload.")
+        if isinstance(event, Field):
+            fields[event.name] = _field_value(parts)
+        elif isinstance(event, Epilogue):
+            return
+    raise BadRequest("The upload was cut short.")
+
+
+def _field_value(parts: "_Parts") -> str:
+    value = bytearray()
+    for event in parts:
+        if not isinstance(event, Data):
+            raise BadRequest("The multipart body is malformed.")
+        value += event.data
+        if len(value) > MAX_FIELD_BYTES:
+            raise BadRequest("A form field is too long.")
+        if not event.more_data:
+            try:
+                return value.decode()
+            except UnicodeDecodeError:
+                raise BadRequest("Form fields must be UTF-8.") from None
+    raise BadRequest("The upload was cut short.")
+
+
+class _Parts:
+    """Iterate a MultipartDecoder's events, feeding it from the body; a cut body raises BadRequest."""
+
+    def __init__(self, decoder: MultipartDecoder, body: Iterator[bytes]):
+        self._decoder, self._body = decoder, body
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        while True:
+            try:
+                event = self._decoder.next_event()
+            except ValueError:
+                raise BadRequest("The upload was cut short or is not valid multipart.") from None
+            except Exception:  # werkzeug's RequestEntityTooLarge for too many parts or a huge header
+                raise BadRequest("The multipart body has too many parts or oversized headers.") from None
+            if not isinstance(event, NeedData):
+                return event
+            self._decoder.receive_data(next(self._body, None))
+            if len(self._decoder.buffer) > MAX_PARSER_BUFFER:
+                raise BadRequest("The multipart body has an oversized preamble or part header.")

@@ -1,0 +1,105 @@
+"""Download tokens: compact JWE (alg dir, enc A256GCM, kid) carrying a file's secrets.
+
+Contract: ``issue(claims, keyring)`` returns a compact JWE string;
+``verify(token, keyring)`` returns the ``FileClaims`` inside or raises the one
+opaque ``InvalidToken``. Nothing is parsed before the cheap shape checks (length,
+compact form with an empty key part, exact protected header), and jwcrypto only
+ever sees the single key named by ``kid`` with ``algs`` pinned, so PBES2, zip,
+JWS and "try every key" paths cannot be reached. Expiry is the caller's rule:
+``verify`` returns ``expires_at`` and does not compare it with the clock.
+
+Claim names are one letter to keep a token (and its QR code) short:
+``v`` format version, ``n`` original file name, ``s`` storage name (43 chars
+base64url = 256 bits), ``k`` file key (base64url, 32 bytes), ``iat``, ``exp``.
+"""
+
+import json
+import re
+from dataclasses import dataclass
+
+from jwcrypto import jwe
+from jwcrypto.common import base64url_decode, base64url_encode
+
+from .errors import InvalidToken
+from .keys import ALGS, KeyRing
+
+VERSION = 1
+MAX_TOKEN_LENGTH = 4096
+MAX_NAME_LENGTH = 1024
+STORAGE_NAME = re.compile(r"[A-Za-z0-9_-]{43}")
+_COMPACT = re.compile(r"([A-Za-z0-9_-]{1,200})\.\.([A-Za-z0-9_-]{16})\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]{22})")
+_KID = re.compile(r"[0-9]{1,9}")
+
+
+@dataclass(frozen=True)
+class FileClaims:
+    name: str
+    storage_name: str
+    file_key: bytes
+    created_at: int
+    expires_at: int | None
+
+
+def issue(claims: FileClaims, keyring: KeyRing) -> str:
+    kid, key = keyring.active()
+    body = {"v": VERSION, "n": claims.name, "s": claims.storage_name,
+            "k": base64url_encode(claims.file_key), "iat": claims.created_at}
+    if claims.expires_at is not None:
+        body["exp"] = claims.expires_at
+    header = {"alg": "dir", "enc": "A256GCM", "kid": kid}
+    token = jwe.JWE(_compact_json(body).encode(), protected=_compact_json(header))
+    token.add_recipient(key)
+    return token.serialize(compact=True)
+
+
+def verify(token: object, keyring: KeyRing) -> FileClaims:
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
+        raise InvalidToken()
+    match = _COMPACT.fullmatch(token.strip())
+    if match is None:
+        raise InvalidToken()
+    key = keyring.get(_kid(match.group(1)))
+    if key is None:
+        raise InvalidToken()
+    try:
+        parsed = jwe.JWE(algs=ALGS)
+        parsed.deserialize(match.group(0), key=key)
+        body = json.loads(parsed.payload)
+    except Exception:  # jwcrypto raises many types; to a client they all mean one thing
+        raise InvalidToken() from None
+    return _claims(body)
+
+
+def _kid(encoded_header: str) -> str:
+    try:
+        header = json.loads(base64url_decode(encoded_header))
+    except ValueError:
+        raise InvalidToken() from None
+    if (not isinstance(header, dict) or set(header) != {"alg", "enc", "kid"}
+            or header["alg"] != "dir" or header["enc"] != "A256GCM"
+            or not isinstance(header["kid"], str) or not _KID.fullmatch(header["kid"])):
+        raise InvalidToken()
+    return header["kid"]
+
+
+def _claims(body: object) -> FileClaims:
+    if not isinstance(body, dict) or body.get("v") != VERSION or type(body.get("v")) is not int:
+        raise InvalidToken()
+    name, storage, key = body.get("n"), body.get("s"), body.get("k")
+    iat, exp = body.get("iat"), body.get("exp")
+    if (not isinstance(name, str) or not 0 < len(name) <= MAX_NAME_LENGTH
+            or not isinstance(storage, str) or not STORAGE_NAME.fullmatch(storage)
+            or not isinstance(key, str) or len(key) != 43
+            or type(iat) is not int or (exp is not None and type(exp) is not int)):
+        raise InvalidToken()
+    try:
+        file_key = base64url_decode(key)
+    except ValueError:
+        raise InvalidToken() from None
+    if len(file_key) != 32:
+        raise InvalidToken()
+    return FileClaims(name, storage, file_key, iat, exp)
+
+
+def _compact_json(value: dict) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
