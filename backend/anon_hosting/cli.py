@@ -6,11 +6,11 @@ Contract: commands act on the key set of the configured PRIVATE_FOLDER through
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup
 
+from .errors import ConfigError
 
-@click.group("keys", help="Manage the token key set in PRIVATE_FOLDER.")
-def keys_group():
-    pass
+keys_group = AppGroup("keys", help="Manage the token key set in PRIVATE_FOLDER.")
 
 
 def _keyring():
@@ -32,7 +32,10 @@ def rotate():
 @keys_group.command("retire", help="Remove a key: every token issued under it stops working.")
 @click.argument("kid")
 def retire(kid: str):
-    _keyring().retire(kid)
+    try:
+        _keyring().retire(kid)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"Retired key {kid}.")
 
 

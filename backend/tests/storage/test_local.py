@@ -1,0 +1,149 @@
+"""Local storage: atomic durable put, cleanup on every failure, a real full disk, the temp sweeper."""
+
+import os
+import secrets
+import stat
+import subprocess
+import threading
+import time
+
+import pytest
+
+from anon_hosting.errors import InsufficientStorage, NotFound
+from anon_hosting.storage.local import TEMP_PREFIX, LocalStorage
+
+
+def name() -> str:
+    return secrets.token_urlsafe(32)
+
+
+@pytest.fixture
+def store(tmp_path):
+    return LocalStorage(tmp_path / "files")
+
+
+def listing(store) -> list[str]:
+    return sorted(os.listdir(store.root))
+
+
+def test_put_then_open_round_trips_with_mode_0600(store):
+    n = name()
+    assert store.put(n, [b"abc", b"", b"def"]) == 6
+    blob = store.open(n)
+    assert (blob.size, blob.read(100)) == (6, b"abcdef")
+    blob.close()
+    assert stat.S_IMODE(os.stat(store.root / n).st_mode) == 0o600
+    assert listing(store) == [n]
+
+
+def test_a_failing_source_leaves_nothing(store):
+    def source():
+        yield b"x" * 1000
+        raise ConnectionError("client went away")
+
+    with pytest.raises(ConnectionError):
+        store.put(name(), source())
+    assert listing(store) == []
+
+
+def test_nothing_is_visible_until_put_returns(store):
+    n, seen = name(), []
+
+    def source():
+        yield b"first"
+        seen.append(store.exists(n))
+        yield b"second"
+
+    store.put(n, source())
+    assert seen == [False]
+    assert store.exists(n)
+
+
+def test_put_never_overwrites(store):
+    n = name()
+    store.put(n, [b"original"])
+    with pytest.raises(FileExistsError):
+        store.put(n, [b"replacement"])
+    assert store.open(n).read(100) == b"original"
+    assert listing(store) == [n]
+
+
+@pytest.mark.parametrize("bad", ["../../etc/passwd", "a" * 42, "a" * 44, ".tmp-" + "a" * 38, "", "a/" + "b" * 41])
+def test_names_outside_the_pattern_never_reach_the_filesystem(store, bad):
+    for call in (store.open, store.exists, store.delete, lambda n: store.put(n, [b"x"])):
+        with pytest.raises(ValueError):
+            call(bad)
+
+
+def test_missing_blob_is_not_found(store):
+    with pytest.raises(NotFound):
+        store.open(name())
+    assert store.delete(name()) is False
+
+
+def test_delete(store):
+    n = name()
+    store.put(n, [b"x"])
+    assert store.delete(n) is True
+    assert not store.exists(n)
+
+
+def test_ping_leaves_nothing(store):
+    store.ping()
+    assert listing(store) == []
+
+
+def test_sweep_removes_dead_writers_temp_files_only(store):
+    dead = store.root / f"{TEMP_PREFIX}dead"
+    dead.write_bytes(b"left by a killed process")
+    old = time.time() - 3600
+    os.utime(dead, (old, old))
+    release, started = threading.Event(), threading.Event()
+
+    def slow_source():
+        yield b"in flight"
+        started.set()
+        release.wait(10)
+        yield b" and done"
+
+    n = name()
+    writer = threading.Thread(target=store.put, args=(n, slow_source()))
+    writer.start()
+    started.wait(10)
+    live = [p for p in store.root.iterdir() if p.name.startswith(TEMP_PREFIX) and p != dead]
+    for p in live:
+        os.utime(p, (old, old))  # even an old-looking temp file survives while its writer holds the lock
+    assert store.sweep_temp() == 1
+    assert not dead.exists()
+    release.set()
+    writer.join(10)
+    assert listing(store) == [n]
+    assert store.open(n).read(100) == b"in flight and done"
+
+
+def test_sweep_spares_brand_new_temp_files(store):
+    fresh = store.root / f"{TEMP_PREFIX}fresh"
+    fresh.write_bytes(b"")
+    assert store.sweep_temp() == 0
+    assert fresh.exists()
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("mounting a size-limited tmpfs needs root (CI runs as root)")
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], check=True)
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_full_disk_is_insufficient_storage_and_leaves_nothing(tiny_disk):
+    store = LocalStorage(tiny_disk / "files")
+    with pytest.raises(InsufficientStorage):
+        store.put(name(), (b"\0" * 65536 for _ in range(64)))
+    assert listing(store) == []
+    small = name()
+    store.put(small, [b"still works"])
+    assert listing(store) == [small]
