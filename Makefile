@@ -1,0 +1,98 @@
+# Anon Hosting developer entry points. `make help` lists them.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+STAMPS := .stamps
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+LOCK := backend/requirements.lock
+DEV_LOCK := backend/requirements-dev.lock
+UV_VERSION := 0.13.9
+UV_COMPILE = $(STAMPS)/uv/bin/uv pip compile --quiet --generate-hashes --universal \
+	--python-version 3.11 --custom-compile-command "make lock"
+
+# How `make run` serves the app. The one line to change for nginx in front:
+#   SERVE = exec $(VPY) scripts/stack.py run
+SERVE = exec $(VENV)/bin/gunicorn -c backend/gunicorn.conf.py -b $(HOST):$(PORT) "anon_hosting:create_app()"
+
+# npm steps only once the frontend has a lock file.
+NPM_STAMP := $(if $(wildcard frontend/package-lock.json),$(STAMPS)/npm)
+
+.PHONY: help setup system-deps run test lint lock clean
+
+help:
+	@echo "make setup        .venv, Python deps (hash-checked), .env, frontend npm deps"
+	@echo "make system-deps  Debian packages nginx and chromium (as root)"
+	@echo "make run          serve on HOST=$(HOST) PORT=$(PORT)"
+	@echo "make test         backend tests, then end-to-end tests"
+	@echo "make lock         regenerate backend/requirements*.lock with hashes"
+	@echo "make clean        remove .venv and stamps (keeps .env and data/)"
+
+# ensure_env.py is silent and quick when .env is already fine.
+setup: $(STAMPS)/venv $(NPM_STAMP)
+	@$(PYTHON) scripts/ensure_env.py
+
+$(VENV)/pyvenv.cfg:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
+		echo "error: $(PYTHON) is $$($(PYTHON) --version 2>&1); Anon Hosting needs Python >= 3.11." >&2; \
+		echo "       Install it, or run: make setup PYTHON=/path/to/python3.11" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+# The stamp is newer than the lock and the venv once both are installed.
+$(STAMPS)/venv: $(DEV_LOCK) backend/pyproject.toml $(VENV)/pyvenv.cfg
+	$(VPY) -m pip install --quiet --require-hashes -r $(DEV_LOCK)
+	$(VPY) -m pip install --quiet --no-deps -e backend
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/npm: frontend/package-lock.json frontend/package.json
+	cd frontend && npm ci --no-audit --no-fund
+	@if (cd frontend && node -e 'process.exit(require("./package.json").scripts?.vendor ? 0 : 1)'); then \
+		cd frontend && npm run vendor; fi
+	@mkdir -p $(STAMPS) && touch $@
+
+# Debian packages, checked by the binaries they install.
+NGINX_BIN := /usr/sbin/nginx
+CHROMIUM_BIN := /usr/bin/chromium
+
+system-deps:
+	@missing=""; \
+	[ -x $(NGINX_BIN) ] || missing="$$missing nginx"; \
+	[ -x $(CHROMIUM_BIN) ] || missing="$$missing chromium"; \
+	if [ -z "$$missing" ]; then echo "system-deps: nginx and chromium present"; exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+		echo "error: missing Debian packages:$$missing. Run as root: apt-get install$$missing" >&2; exit 1; fi; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get update -q && apt-get install -y -q --no-install-recommends $$missing
+
+run: setup
+	$(PYTHON) scripts/ensure_env.py --make-dirs
+	$(SERVE)
+
+# Both suites always run; the target fails if either does.
+test: setup system-deps
+	@rc=0; \
+	$(VENV)/bin/pytest backend/tests || rc=1; \
+	if [ -n "$$(find e2e -name 'test_*.py' -o -name '*_test.py' 2>/dev/null)" ]; then \
+		$(VENV)/bin/pytest e2e || rc=1; \
+	else echo "e2e: no tests yet in e2e/, skipping"; fi; \
+	exit $$rc
+
+lint:
+	@echo "lint: nothing configured yet"
+
+lock: $(STAMPS)/uv/bin/uv
+	$(UV_COMPILE) backend/pyproject.toml -o $(LOCK)
+	$(UV_COMPILE) backend/pyproject.toml --extra test --constraint $(LOCK) -o $(DEV_LOCK)
+
+# uv lives in its own throwaway venv so it never lands in the project's.
+$(STAMPS)/uv/bin/uv:
+	$(PYTHON) -m venv $(STAMPS)/uv
+	$(STAMPS)/uv/bin/pip install --quiet uv==$(UV_VERSION)
+
+clean:
+	rm -rf $(VENV) $(STAMPS)
