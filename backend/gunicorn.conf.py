@@ -21,6 +21,7 @@ keepalive = 5
 accesslog = "-"
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
 errorlog = "-"
+control_socket_disable = True  # no management socket under $HOME (absent for the container user)
 
 
 def on_starting(server):

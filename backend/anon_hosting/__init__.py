@@ -6,9 +6,13 @@ writers left, opens or creates the sealed key set, and wires them into one
 ``FileService`` that the HTTP layer uses. Nothing is created at import time.
 """
 
+import hashlib
+import tempfile
+from pathlib import Path
+
 from flask import Flask
 
-from . import cli, config, http, keys
+from . import cli, config, http, keys, sweeper
 from .service import FileService, Limits
 from .storage import from_config
 
@@ -28,11 +32,26 @@ def create_app(test_config: dict | None = None) -> Flask:
     storage.sweep_temp()
     keyring = keys.KeyRing(site.private_dir, site.secret_key)
     limits = Limits(site.max_upload_bytes, site.default_expires_in, site.max_expires_in)
-    app.extensions["anon_hosting"] = FileService(storage, keyring, limits)
+    service = FileService(storage, keyring, limits)
+    app.extensions["anon_hosting"] = service
     http.init_app(app)
+    if site.sweep_interval and not site.testing:
+        _start_sweeper_on_first_request(app, service, site)
     cli.init_app(app)
     if site.cors_origins:
         from flask_cors import CORS
         CORS(app, resources={r"/api/*": {"origins": list(site.cors_origins)}},
              expose_headers=["Content-Disposition", "Content-Length"])
     return app
+
+
+def _start_sweeper_on_first_request(app: Flask, service: FileService, site: config.Config) -> None:
+    """Serving processes sweep; CLI commands, which also build the app, do not."""
+    digest = hashlib.sha256(str(site.storage_dir).encode()).hexdigest()[:16]
+    lock = Path(tempfile.gettempdir()) / f"anon-hosting-sweeper-{digest}.lock"
+    started = []
+
+    @app.before_request
+    def _start():
+        if not started:
+            started.append(sweeper.start(service, site.sweep_interval, lock))

@@ -1,4 +1,4 @@
-"""Operator commands: ``flask --app anon_hosting keys list|rotate|retire KID``.
+"""Operator commands: ``flask --app anon_hosting keys list|rotate|retire KID`` and ``sweep``.
 
 Contract: commands act on the key set of the configured PRIVATE_FOLDER through
 ``KeyRing``; running servers pick the change up on their next request.
@@ -6,7 +6,7 @@ Contract: commands act on the key set of the configured PRIVATE_FOLDER through
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from .errors import ConfigError
 
@@ -39,5 +39,12 @@ def retire(kid: str):
     click.echo(f"Retired key {kid}.")
 
 
+@click.command("sweep", help="Delete expired and used-up files and dead uploads' temp files now.")
+@with_appcontext
+def sweep():
+    click.echo(f"Removed {current_app.extensions['anon_hosting'].sweep()} item(s).")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(keys_group)
+    app.cli.add_command(sweep)

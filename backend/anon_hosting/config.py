@@ -28,6 +28,8 @@ DEFAULTS = {
     "MAX_EXPIRES_IN": str(30 * 24 * 3600),
     "CORS_ORIGINS": "",
     "FRONTEND_DIR": "",
+    "UPLOAD_PASSWORD": "",
+    "SWEEP_INTERVAL": "300",
 }
 
 
@@ -42,6 +44,8 @@ class Config:
     max_expires_in: int
     cors_origins: tuple[str, ...]
     frontend_dir: Path | None
+    upload_password: str
+    sweep_interval: int
     testing: bool
 
 
@@ -63,17 +67,26 @@ def load(test_config: dict | None = None) -> Config:
         max_expires_in=_positive_int(source, "MAX_EXPIRES_IN"),
         cors_origins=tuple(o.strip() for o in source["CORS_ORIGINS"].split(",") if o.strip()),
         frontend_dir=Path(source["FRONTEND_DIR"]).resolve() if source["FRONTEND_DIR"] else None,
+        upload_password=source["UPLOAD_PASSWORD"],
+        sweep_interval=_whole_number(source, "SWEEP_INTERVAL"),
         testing=testing,
     )
     _validate(config)
     return config
 
 
-def _positive_int(source: dict, name: str) -> int:
+def _whole_number(source: dict, name: str) -> int:
     raw = source[name].strip()
-    if not raw.isdigit() or int(raw) <= 0:
-        raise ConfigError(f"{name} must be a positive whole number, got {raw!r}.")
+    if not raw.isascii() or not raw.isdigit():
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}.")
     return int(raw)
+
+
+def _positive_int(source: dict, name: str) -> int:
+    value = _whole_number(source, name)
+    if value <= 0:
+        raise ConfigError(f"{name} must be a positive whole number, got {value}.")
+    return value
 
 
 def _validate(config: Config) -> None:

@@ -70,3 +70,42 @@ class ConfigError(Exception):
 
 class InternalError(AppError):
     """Anything unexpected; the details stay in the server log."""
+
+
+class Unauthorized(AppError):
+    status, code = 401, "unauthorized"
+    message = "Uploading needs the upload password."
+
+
+class PassphraseRequired(AppError):
+    status, code = 401, "passphrase_required"
+    message = "This file is protected by a passphrase. Enter it to continue."
+
+
+class Forbidden(AppError):
+    status, code = 403, "forbidden"
+    message = "This token cannot do that. Deleting needs the owner token."
+
+
+class WrongPassphrase(AppError):
+    status, code = 403, "wrong_passphrase"
+    message = "That passphrase is not correct."
+
+
+class DownloadInProgress(AppError):
+    status, code = 409, "download_in_progress"
+    message = "The last allowed download of this file is in progress. Try again in a moment."
+
+
+class DownloadLimitReached(AppError):
+    status, code = 410, "download_limit_reached"
+    message = "This file has already been downloaded as many times as allowed."
+
+
+class RateLimited(AppError):
+    status, code = 429, "rate_limited"
+    message = "Too many attempts. Wait a few minutes and try again."
+
+    def __init__(self, message: str | None = None, retry_after: int = 60):
+        super().__init__(message)
+        self.headers = {"Retry-After": str(retry_after)}

@@ -1,10 +1,12 @@
-"""Upload, info and retrieve: the only place that combines crypto, tokens and storage.
+"""Upload, info, retrieve, delete and sweep: the only place that combines crypto, tokens and storage.
 
-Contract: ``FileService`` methods take plain Python values (a name, an iterator
-of plaintext bytes, a token string) and return plain results or raise
-``errors.AppError`` subclasses. Every upload gets a fresh random 256-bit file key
-and storage name; the key exists only inside the returned token. Time is
-injectable (``now``) so expiry rules are testable.
+Contract: ``FileService`` methods take plain values (a name, an iterator of
+plaintext bytes, a token string, options) and return plain results or raise
+``errors.AppError`` subclasses. Every upload gets a fresh random 256-bit file
+key and storage name; the key exists only inside the returned download token
+(wrapped by the passphrase when there is one). Per-file state (expiry, download
+slots, attempts) follows the rules in ``lifecycle``. Time is injectable
+(``now``) so the rules are testable.
 """
 
 import secrets
@@ -13,11 +15,15 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from . import names, tokens
+from . import lifecycle, names, tokens
+from .crypto import passphrase as pp
 from .crypto import stream
-from .errors import BadRequest, CorruptFile, Expired, TooLarge
+from .errors import (AppError, BadRequest, CorruptFile, Expired, Forbidden, NotFound, PassphraseRequired, TooLarge,
+                     WrongPassphrase)
 from .keys import KeyRing
 from .storage import Storage
+
+MAX_DOWNLOADS_LIMIT = 1000
 
 
 @dataclass(frozen=True)
@@ -30,9 +36,12 @@ class Limits:
 @dataclass(frozen=True)
 class Uploaded:
     token: str
+    owner_token: str
     name: str
     size: int
     expires_at: str | None
+    max_downloads: int | None
+    passphrase: bool
 
 
 @dataclass(frozen=True)
@@ -52,68 +61,165 @@ class Download:
     close: Callable[[], None]
 
 
+@dataclass(frozen=True)
+class _Options:
+    expires_in: int
+    max_downloads: int | None
+    passphrase: str | None
+
+
 class FileService:
     def __init__(self, storage: Storage, keyring: KeyRing, limits: Limits):
         self.storage, self.keyring, self.limits = storage, keyring, limits
 
+    # -- upload ------------------------------------------------------------------
+
     def upload(self, name: str, chunks: Iterable[bytes], options: Callable[[], Mapping[str, str]],
                now: float | None = None) -> Uploaded:
-        """Store ``chunks`` encrypted. ``options`` is read after the body, so form fields may follow the file."""
+        """Store ``chunks`` encrypted. ``options`` is read again after the body, so form fields may follow the file."""
         now = int(time.time() if now is None else now)
+        early = self._options(options())  # fail fast on the options known before the body
         file_key = secrets.token_bytes(stream.KEY_SIZE)
         storage_name = secrets.token_urlsafe(32)
         counter = _Counter(chunks, self.limits.max_upload_bytes)
-        self._expires_in(options().get("expires_in"))  # fail fast on the options known before the body
-        self.storage.put(storage_name, stream.encrypt(file_key, counter))
+        state = lifecycle.new(now + early.expires_in, early.max_downloads)
+        self.storage.put(storage_name, stream.encrypt(file_key, counter), state)
         try:
-            expires_in = self._expires_in(options().get("expires_in"))
+            opts = self._options(options())
+            expires_at = now + opts.expires_in
+            if (opts.expires_in, opts.max_downloads) != (early.expires_in, early.max_downloads):
+                self.storage.update_state(storage_name, lambda s: {**s, "exp": expires_at, "max": opts.max_downloads})
+            salt, key = (None, file_key) if opts.passphrase is None else pp.wrap(file_key, opts.passphrase)
         except BaseException:
             self.storage.delete(storage_name)
             raise
-        claims = tokens.FileClaims(names.clean(name), storage_name, file_key, now, now + expires_in)
-        token = tokens.issue(claims, self.keyring)
-        return Uploaded(token, claims.name, counter.size, _iso(claims.expires_at))
+        claims = tokens.FileClaims(names.clean(name), storage_name, key, now, expires_at, salt)
+        owner = tokens.OwnerClaims(storage_name, now, expires_at)
+        return Uploaded(tokens.issue(claims, self.keyring), tokens.issue(owner, self.keyring), claims.name,
+                        counter.size, _iso(expires_at), opts.max_downloads, salt is not None)
 
-    def info(self, token: str, now: float | None = None) -> FileInfo:
-        claims = self._claims(token, now)
-        blob = self.storage.open(claims.storage_name)
-        try:
-            size = stream.open_blob(claims.file_key, blob.read, blob.size).size
-        except stream.DecryptError:
-            raise CorruptFile() from None
-        finally:
-            blob.close()
-        return FileInfo(claims.name, size, _iso(claims.created_at), _iso(claims.expires_at), None)
-
-    def retrieve(self, token: str, now: float | None = None) -> Download:
-        """Verify the blob's header and first chunk before anything is sent; later chunks are checked as they stream."""
-        claims = self._claims(token, now)
-        blob = self.storage.open(claims.storage_name)
-        try:
-            plaintext = stream.open_blob(claims.file_key, blob.read, blob.size)
-            chunks = iter(plaintext)
-            first = next(chunks)
-        except stream.DecryptError:
-            blob.close()
-            raise CorruptFile() from None
-        return Download(claims.name, plaintext.size, _chain(first, chunks), blob.close)
-
-    def ping(self) -> None:
-        self.storage.ping()
-
-    def _claims(self, token: str, now: float | None) -> tokens.FileClaims:
-        claims = tokens.verify(token, self.keyring)
-        now = time.time() if now is None else now
-        if claims.expires_at is not None and claims.expires_at <= now:
-            raise Expired()
-        return claims
+    def _options(self, raw: Mapping[str, str]) -> _Options:
+        return _Options(self._expires_in(raw.get("expires_in")), _max_downloads(raw.get("max_downloads")),
+                        _passphrase(raw.get("passphrase")))
 
     def _expires_in(self, raw: str | None) -> int:
         if raw is None or raw == "":
             return self.limits.default_expires_in
-        if not raw.isascii() or not raw.isdigit() or int(raw) <= 0:
-            raise BadRequest("expires_in must be a positive number of seconds.")
-        return min(int(raw), self.limits.max_expires_in)
+        return min(_positive_int(raw, "expires_in"), self.limits.max_expires_in)
+
+    # -- info / retrieve ---------------------------------------------------------------
+
+    def info(self, token: str, passphrase: str | None = None, now: float | None = None) -> FileInfo:
+        claims, file_key, state = self._open(token, passphrase, now)
+        blob = self.storage.open(claims.storage_name)
+        try:
+            size = stream.open_blob(file_key, blob.read, blob.size).size
+        except stream.DecryptError:
+            raise CorruptFile() from None
+        finally:
+            blob.close()
+        return FileInfo(claims.name, size, _iso(claims.created_at), _iso(claims.expires_at),
+                        lifecycle.downloads_left(state))
+
+    def retrieve(self, token: str, passphrase: str | None = None, now: float | None = None) -> Download:
+        """Reserve a slot if the file has a limit, then check the header and first chunk before anything is sent."""
+        claims, file_key, state = self._open(token, passphrase, now)
+        name = claims.storage_name
+        lease = None
+        if state["max"] is not None:
+            lease = secrets.token_urlsafe(9)
+            self.storage.update_state(name, lambda s: lifecycle.reserve(s, lease, _now(now)))
+        try:
+            blob = self.storage.open(name)
+        except AppError:
+            self._release(name, lease)
+            raise
+        try:
+            plaintext = stream.open_blob(file_key, blob.read, blob.size)
+            chunks = iter(plaintext)
+            first = next(chunks)
+        except stream.DecryptError:
+            blob.close()
+            self._release(name, lease)
+            raise CorruptFile() from None
+        return Download(claims.name, plaintext.size, self._stream(name, lease, first, chunks), blob.close)
+
+    def _stream(self, name: str, lease: str | None, first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+        """Yield the plaintext; the download counts only once the caller asks for more after the last chunk."""
+        completed = False
+        try:
+            renewed = time.monotonic()
+            yield first
+            for chunk in rest:
+                if lease is not None and time.monotonic() - renewed > lifecycle.RENEW_EVERY:
+                    self.storage.update_state(name, lambda s: lifecycle.renew(s, lease, time.time()))
+                    renewed = time.monotonic()
+                yield chunk
+            if lease is not None:
+                state = self.storage.update_state(name, lambda s: lifecycle.complete(s, lease))
+                if state["gone"]:
+                    self.storage.delete_blob(name)
+            completed = True
+        finally:
+            if not completed:
+                self._release(name, lease)
+
+    def _release(self, name: str, lease: str | None) -> None:
+        if lease is None:
+            return
+        try:
+            self.storage.update_state(name, lambda s: lifecycle.release(s, lease))
+        except NotFound:
+            pass
+
+    def _open(self, token: str, passphrase: str | None, now: float | None):
+        claims = tokens.verify(token, self.keyring)
+        if not isinstance(claims, tokens.FileClaims):
+            raise Forbidden("This is an owner token: it can delete the file but not download it.")
+        now = _now(now)
+        if claims.expires_at is not None and claims.expires_at <= now:
+            raise Expired()
+        state = self.storage.read_state(claims.storage_name)
+        lifecycle.check_available(state, now)
+        return claims, self._file_key(claims, state, passphrase, now), state
+
+    def _file_key(self, claims: tokens.FileClaims, state: dict, passphrase: str | None, now: float) -> bytes:
+        if claims.passphrase_salt is None:
+            return claims.file_key
+        if not passphrase:
+            raise PassphraseRequired()
+        lifecycle.check_attempts(state, now)
+        try:
+            return pp.unwrap(claims.file_key, claims.passphrase_salt, _passphrase(passphrase))
+        except pp.WrongPassphrase:
+            self.storage.update_state(claims.storage_name, lambda s: lifecycle.record_failure(s, now))
+            raise WrongPassphrase() from None
+
+    # -- delete / sweep -------------------------------------------------------------
+
+    def delete(self, token: str) -> None:
+        claims = tokens.verify(token, self.keyring)
+        if not isinstance(claims, tokens.OwnerClaims):
+            raise Forbidden()
+        if not self.storage.delete(claims.storage_name):
+            raise NotFound()
+
+    def sweep(self, now: float | None = None) -> int:
+        """Delete expired files and exhausted files' tombstones, and dead writers' temp files."""
+        removed = self.storage.sweep_temp()
+        for name in list(self.storage.names()):
+            try:
+                state = self.storage.read_state(name)
+            except NotFound:
+                continue
+            if lifecycle.is_sweepable(state, _now(now)):
+                removed += self.storage.delete(name)
+            elif state["gone"]:
+                removed += self.storage.delete_blob(name)  # a crash between the last download and its delete
+        return removed
+
+    def ping(self) -> None:
+        self.storage.ping()
 
 
 class _Counter:
@@ -130,9 +236,31 @@ class _Counter:
             yield chunk
 
 
-def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
-    yield first
-    yield from rest
+def _positive_int(raw: str, field: str) -> int:
+    if not raw.isascii() or not raw.isdigit() or int(raw) <= 0:
+        raise BadRequest(f"{field} must be a positive whole number.")
+    return int(raw)
+
+
+def _max_downloads(raw: str | None) -> int | None:
+    if raw is None or raw == "":
+        return None
+    value = _positive_int(raw, "max_downloads")
+    if value > MAX_DOWNLOADS_LIMIT:
+        raise BadRequest(f"max_downloads can be at most {MAX_DOWNLOADS_LIMIT}.")
+    return value
+
+
+def _passphrase(raw: str | None) -> str | None:
+    if raw is None or raw == "":
+        return None
+    if len(raw.encode()) > pp.MAX_PASSPHRASE_BYTES:
+        raise BadRequest("The passphrase is too long.")
+    return raw
+
+
+def _now(now: float | None) -> float:
+    return time.time() if now is None else now
 
 
 def _iso(timestamp: int | None) -> str | None:

@@ -1,8 +1,8 @@
-"""Download tokens: compact JWE (alg dir, enc A256GCM, kid) carrying a file's secrets.
+"""Tokens: compact JWE (alg dir, enc A256GCM, kid) carrying a file's secrets.
 
 Contract: ``issue(claims, keyring)`` returns a compact JWE string;
-``verify(token, keyring)`` returns the ``FileClaims`` inside or raises the one
-opaque ``InvalidToken``. Nothing is parsed before the cheap shape checks (length,
+``verify(token, keyring)`` returns the ``FileClaims`` (download token) or
+``OwnerClaims`` (owner token) inside, or raises the one opaque ``InvalidToken``. Nothing is parsed before the cheap shape checks (length,
 compact form with an empty key part, exact protected header), and jwcrypto only
 ever sees the single key named by ``kid`` with ``algs`` pinned, so PBES2, zip,
 JWS and "try every key" paths cannot be reached. Expiry is the caller's rule:
@@ -10,7 +10,11 @@ JWS and "try every key" paths cannot be reached. Expiry is the caller's rule:
 
 Claim names are one letter to keep a token (and its QR code) short:
 ``v`` format version, ``n`` original file name, ``s`` storage name (43 chars
-base64url = 256 bits), ``k`` file key (base64url, 32 bytes), ``iat``, ``exp``.
+base64url = 256 bits), ``k`` file key (base64url, 32 bytes; 48 bytes when it is
+wrapped with a passphrase), ``p`` the passphrase's scrypt salt (16 bytes, only
+on protected files), ``iat``, ``exp``. An owner token is ``{"v", "t": "o", "s",
+"iat", "exp"}``: it names the file but holds no key, so it can delete but never
+read; a download token cannot delete.
 """
 
 import json
@@ -35,15 +39,28 @@ _KID = re.compile(r"[0-9]{1,9}")
 class FileClaims:
     name: str
     storage_name: str
-    file_key: bytes
+    file_key: bytes  # wrapped (48 bytes) when passphrase_salt is set
+    created_at: int
+    expires_at: int | None
+    passphrase_salt: bytes | None = None
+
+
+@dataclass(frozen=True)
+class OwnerClaims:
+    storage_name: str
     created_at: int
     expires_at: int | None
 
 
-def issue(claims: FileClaims, keyring: KeyRing) -> str:
+def issue(claims: FileClaims | OwnerClaims, keyring: KeyRing) -> str:
     kid, key = keyring.active()
-    body = {"v": VERSION, "n": claims.name, "s": claims.storage_name,
-            "k": base64url_encode(claims.file_key), "iat": claims.created_at}
+    if isinstance(claims, OwnerClaims):
+        body = {"v": VERSION, "t": "o", "s": claims.storage_name, "iat": claims.created_at}
+    else:
+        body = {"v": VERSION, "n": claims.name, "s": claims.storage_name,
+                "k": base64url_encode(claims.file_key), "iat": claims.created_at}
+        if claims.passphrase_salt is not None:
+            body["p"] = base64url_encode(claims.passphrase_salt)
     if claims.expires_at is not None:
         body["exp"] = claims.expires_at
     header = {"alg": "dir", "enc": "A256GCM", "kid": kid}
@@ -52,7 +69,7 @@ def issue(claims: FileClaims, keyring: KeyRing) -> str:
     return token.serialize(compact=True)
 
 
-def verify(token: object, keyring: KeyRing) -> FileClaims:
+def verify(token: object, keyring: KeyRing) -> FileClaims | OwnerClaims:
     if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
         raise InvalidToken()
     match = _COMPACT.fullmatch(token.strip())
@@ -82,23 +99,35 @@ def _kid(encoded_header: str) -> str:
     return header["kid"]
 
 
-def _claims(body: object) -> FileClaims:
+def _claims(body: object) -> FileClaims | OwnerClaims:
     if not isinstance(body, dict) or body.get("v") != VERSION or type(body.get("v")) is not int:
         raise InvalidToken()
-    name, storage, key = body.get("n"), body.get("s"), body.get("k")
-    iat, exp = body.get("iat"), body.get("exp")
-    if (not isinstance(name, str) or not 0 < len(name) <= MAX_NAME_LENGTH
-            or not isinstance(storage, str) or not STORAGE_NAME.fullmatch(storage)
-            or not isinstance(key, str) or len(key) != 43
+    storage, iat, exp = body.get("s"), body.get("iat"), body.get("exp")
+    if (not isinstance(storage, str) or not STORAGE_NAME.fullmatch(storage)
             or type(iat) is not int or (exp is not None and type(exp) is not int)):
         raise InvalidToken()
+    if "t" in body:
+        if body["t"] != "o" or set(body) - {"v", "t", "s", "iat", "exp"}:
+            raise InvalidToken()
+        return OwnerClaims(storage, iat, exp)
+    name, salt = body.get("n"), body.get("p")
+    if not isinstance(name, str) or not 0 < len(name) <= MAX_NAME_LENGTH:
+        raise InvalidToken()
+    salt = None if salt is None else _b64_bytes(salt, 16)
+    file_key = _b64_bytes(body.get("k"), 32 if salt is None else 48)
+    return FileClaims(name, storage, file_key, iat, exp, salt)
+
+
+def _b64_bytes(value: object, size: int) -> bytes:
+    if not isinstance(value, str) or len(value) != -(-size * 4 // 3):
+        raise InvalidToken()
     try:
-        file_key = base64url_decode(key)
+        raw = base64url_decode(value)
     except ValueError:
         raise InvalidToken() from None
-    if len(file_key) != 32:
+    if len(raw) != size:
         raise InvalidToken()
-    return FileClaims(name, storage, file_key, iat, exp)
+    return raw
 
 
 def _compact_json(value: dict) -> str:

@@ -10,12 +10,16 @@ from dataclasses import asdict
 
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 
-from ..errors import BadRequest
+import hmac
+
+from ..errors import BadRequest, RateLimited, Unauthorized
 from ..service import FileService
 from .headers import API_HEADERS, download_headers
-from .uploads import MULTIPART_SLACK, token_from, upload_body
+from .ratelimit import RateLimiter
+from .uploads import MULTIPART_SLACK, credentials_from, upload_body
 
 api = Blueprint("api", __name__, url_prefix="/api")
+_password_failures = RateLimiter(limit=10, window=600)
 
 
 def _service() -> FileService:
@@ -45,27 +49,48 @@ def health():
 def config():
     limits, site = _service().limits, current_app.config["SITE"]
     return {"website_name": site.website_name, "max_upload_bytes": limits.max_upload_bytes,
-            "default_expires_in": limits.default_expires_in, "max_expires_in": limits.max_expires_in}
+            "default_expires_in": limits.default_expires_in, "max_expires_in": limits.max_expires_in,
+            "upload_password_required": bool(site.upload_password)}
 
 
 @api.post("/files")
 def upload():
+    _check_upload_password()
     limit = _service().limits.max_upload_bytes
     request.max_content_length = limit + MULTIPART_SLACK
     body = upload_body(request, limit)
-    uploaded = _service().upload(body.name, body.chunks, body.fields)
-    return jsonify({**asdict(uploaded), "max_downloads": None}), 201
+    return jsonify(asdict(_service().upload(body.name, body.chunks, body.fields))), 201
 
 
 @api.post("/files/info")
 def info():
-    return asdict(_service().info(token_from(request)))
+    return asdict(_service().info(*credentials_from(request)))
+
+
+@api.post("/files/delete")
+def delete():
+    token, _ = credentials_from(request)
+    _service().delete(token)
+    return "", 204
 
 
 @api.post("/files/retrieve")
 def retrieve():
-    download = _service().retrieve(token_from(request))
+    download = _service().retrieve(*credentials_from(request))
     response = Response(stream_with_context(download.chunks), headers=download_headers(download.name, download.size),
                         direct_passthrough=True)
     response.call_on_close(download.close)
     return response
+
+
+def _check_upload_password() -> None:
+    password = current_app.config["SITE"].upload_password
+    if not password:
+        return
+    client = request.remote_addr or "unknown"
+    if _password_failures.blocked(client):
+        raise RateLimited(retry_after=_password_failures.retry_after(client))
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(given.encode(), password.encode()):
+        _password_failures.hit(client)
+        raise Unauthorized()

@@ -25,6 +25,7 @@ def error_response(error: AppError):
     response = jsonify(error={"code": error.code, "message": error.message})
     response.status_code = error.status
     response.headers.update(API_HEADERS)
+    response.headers.update(getattr(error, "headers", {}))
     return response
 
 

@@ -3,9 +3,11 @@
 Contract: ``upload_body(request, max_bytes)`` returns an ``UploadBody`` whose
 ``chunks`` yields the file's bytes as they arrive from the socket (nothing is
 spooled to disk or memory) and raises ``BadRequest`` for a cut or malformed
-body and ``TooLarge`` past ``max_bytes``; ``fields()`` holds the form fields
-seen so far (query parameters for a raw body). ``token_from(request)`` returns
-the token from a JSON or form-encoded body.
+body and ``TooLarge`` past ``max_bytes``; ``fields()`` holds the option fields
+seen so far (for a raw body: query parameters, and the passphrase from the
+percent-encoded ``X-Passphrase`` header, never from the URL).
+``credentials_from(request)`` returns the token and optional passphrase from a
+JSON or form-encoded body.
 """
 
 from collections.abc import Iterator
@@ -21,7 +23,7 @@ MAX_FIELDS = 8
 MAX_FIELD_BYTES = 1024
 MULTIPART_SLACK = 64 * 1024  # boundaries and part headers around the file
 MAX_PARSER_BUFFER = READ_SIZE + MULTIPART_SLACK  # a part header or preamble may not grow past this
-OPTION_FIELDS = ("expires_in",)
+QUERY_OPTIONS = ("expires_in", "max_downloads")
 
 
 class UploadBody:
@@ -43,19 +45,21 @@ def upload_body(request: Request, max_bytes: int) -> UploadBody:
     raise UnsupportedMediaType()
 
 
-def token_from(request: Request) -> object:
+def credentials_from(request: Request) -> tuple[object, str | None]:
     if request.is_json:
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             raise BadRequest('Send a JSON object like {"token": "..."}.')
-        token = body.get("token")
     elif request.mimetype == "application/x-www-form-urlencoded":
-        token = request.form.get("token")
+        body = request.form
     else:
         raise UnsupportedMediaType('Send the token as JSON {"token": "..."} or as a form field named token.')
+    token, passphrase = body.get("token"), body.get("passphrase")
     if token is None:
         raise BadRequest("The request has no token.")
-    return token
+    if passphrase is not None and not isinstance(passphrase, str):
+        raise BadRequest("The passphrase must be a string.")
+    return token, passphrase or None
 
 
 def _check_length(request: Request, limit: int) -> None:
@@ -77,12 +81,19 @@ def _read(request: Request) -> Iterator[bytes]:
 
 
 def _raw(request: Request) -> UploadBody:
-    try:
-        name = unquote(request.headers.get("X-File-Name", ""), errors="strict")
-    except UnicodeDecodeError:
-        raise BadRequest("X-File-Name must be percent-encoded UTF-8.") from None
-    fields = {k: request.args[k] for k in OPTION_FIELDS if k in request.args}
+    name = _header(request, "X-File-Name")
+    fields = {k: request.args[k] for k in QUERY_OPTIONS if k in request.args}
+    passphrase = _header(request, "X-Passphrase")
+    if passphrase:
+        fields["passphrase"] = passphrase
     return UploadBody(name, _read(request), fields)
+
+
+def _header(request: Request, name: str) -> str:
+    try:
+        return unquote(request.headers.get(name, ""), errors="strict")
+    except UnicodeDecodeError:
+        raise BadRequest(f"{name} must be percent-encoded UTF-8.") from None
 
 
 def _multipart(request: Request) -> UploadBody:

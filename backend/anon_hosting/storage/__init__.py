@@ -1,25 +1,37 @@
-"""Where encrypted blobs live: one small interface, one class per backend.
+"""Where encrypted blobs and their lifecycle state live: one interface, one class per backend.
 
 Contract of every backend (names are storage names, checked against
-``NAME_PATTERN`` before any path or key is built):
+``NAME_PATTERN`` before any path or key is built). A file is its *state* (a
+small JSON object: expiry, download counters, attempt counters; never a name or
+a key) plus its *blob* (the encrypted bytes). The state is the source of truth
+for "this file exists".
 
-- ``put(name, chunks) -> int``: store the bytes atomically and durably and return
-  their count. Until it returns, nothing is visible under ``name``; on any error
-  (the chunks raising, a full disk) nothing is left behind and the error is
-  re-raised (a full disk as ``InsufficientStorage``). It never overwrites.
+- ``put(name, chunks, state) -> int``: create the state, then store the blob
+  atomically and durably; return the blob's byte count. Until it returns,
+  nothing is readable under ``name``; on any error (the chunks raising, a full
+  disk) nothing is left and the error is re-raised (a full disk as
+  ``InsufficientStorage``). It never overwrites.
 - ``open(name) -> Blob``: a reader and the blob's length, or ``NotFound``.
-- ``delete(name) -> bool``, ``exists(name) -> bool``.
-- ``ping()``: raises ``StorageUnavailable`` unless the store is writable.
-- ``sweep_temp() -> int``: removes leftovers of writers that died.
+- ``read_state(name) -> dict`` or ``NotFound``.
+- ``update_state(name, mutate) -> dict``: atomically replace the state with
+  ``mutate(state)``, serialised against every other update of that name in any
+  process (and, for shared backends, any replica). If ``mutate`` raises, nothing
+  is written. Returns the new state, or raises ``NotFound``.
+- ``delete(name) -> bool``: state and blob. ``delete_blob(name)``: the blob only
+  (the state stays as a tombstone until it expires).
+- ``names()``: every name that has a state, for the sweeper.
+- ``exists(name) -> bool`` (the blob), ``ping()`` (raises ``StorageUnavailable`` unless
+  writable), ``sweep_temp() -> int`` (removes leftovers of dead writers).
 """
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
+State = dict
 
 
 @dataclass
@@ -36,13 +48,25 @@ class Blob:
 
 class Storage(ABC):
     @abstractmethod
-    def put(self, name: str, chunks: Iterable[bytes]) -> int: ...
+    def put(self, name: str, chunks: Iterable[bytes], state: State) -> int: ...
 
     @abstractmethod
     def open(self, name: str) -> Blob: ...
 
     @abstractmethod
+    def read_state(self, name: str) -> State: ...
+
+    @abstractmethod
+    def update_state(self, name: str, mutate: Callable[[State], State]) -> State: ...
+
+    @abstractmethod
     def delete(self, name: str) -> bool: ...
+
+    @abstractmethod
+    def delete_blob(self, name: str) -> bool: ...
+
+    @abstractmethod
+    def names(self) -> Iterator[str]: ...
 
     @abstractmethod
     def exists(self, name: str) -> bool: ...

@@ -1,25 +1,30 @@
-"""Local-disk storage: one file per blob in ENCRYPTED_FILE_STORAGE.
+"""Local-disk storage: ``<name>`` (blob), ``<name>.state`` (JSON) and ``<name>.lock`` per file.
 
-Contract (see ``storage.Storage``): a blob is written to ``.tmp-<random>``
-created with O_EXCL and mode 0600 in the same folder, flocked while it is being
-written, fsynced, hard-linked to its final name (a link never replaces an
-existing file) and the folder fsynced; only then does ``put`` return. A temp
-file whose lock is free belonged to a dead writer, so ``sweep_temp`` removes
-it, which is safe while other processes are uploading.
+Contract (see ``storage.Storage``). Every file this class writes goes through a
+temp file ``.tmp-<random>`` created with O_EXCL and mode 0600 in the same
+folder, flocked while it is written, fsynced, then hard-linked into place (a
+link never replaces: blobs and new states) or renamed over the old one (state
+updates), and the folder is fsynced; only then does the call return. State
+updates hold an flock on ``<name>.lock``, which serialises them across threads
+and processes on this host. A temp file whose lock is free belonged to a dead
+writer, so ``sweep_temp`` removes it, safely while others upload.
 """
 
 import errno
 import fcntl
+import json
 import os
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import InsufficientStorage, NotFound, StorageUnavailable
-from . import Blob, Storage, check_name
+from . import NAME_PATTERN, Blob, State, Storage, check_name
 
 TEMP_PREFIX = ".tmp-"
+STATE_SUFFIX, LOCK_SUFFIX = ".state", ".lock"
 _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 _SWEEP_MIN_AGE = 10  # seconds: covers the instant between O_EXCL create and flock
 
@@ -29,57 +34,64 @@ class LocalStorage(Storage):
         self.root = Path(root)
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
 
-    def put(self, name: str, chunks: Iterable[bytes]) -> int:
-        final = self.root / check_name(name)
-        tmp = None
+    def put(self, name: str, chunks: Iterable[bytes], state: State) -> int:
+        blob, state_path = self._paths(name)
+        self._write_new(state_path, [_encode(state)])
         try:
-            tmp, fd = self._create_temp()
-            size = 0
-            with os.fdopen(fd, "wb") as f:
-                fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-                for chunk in chunks:
-                    f.write(chunk)
-                    size += len(chunk)
-                f.flush()
-                os.fsync(f.fileno())
-            os.link(tmp, final)
-            self._fsync_root()
-        except OSError as exc:
-            if exc.errno in _FULL:
-                raise InsufficientStorage() from exc
+            return self._write_new(blob, chunks)
+        except BaseException:
+            state_path.unlink(missing_ok=True)
             raise
-        finally:
-            if tmp is not None:
-                tmp.unlink(missing_ok=True)
-        return size
 
     def open(self, name: str) -> Blob:
         try:
-            stream = open(self.root / check_name(name), "rb")  # noqa: SIM115 - Blob closes it
+            stream = open(self._paths(name)[0], "rb")  # noqa: SIM115 - the Blob closes it
         except FileNotFoundError:
             raise NotFound() from None
         return Blob(stream, os.fstat(stream.fileno()).st_size)
 
-    def delete(self, name: str) -> bool:
+    def read_state(self, name: str) -> State:
         try:
-            (self.root / check_name(name)).unlink()
+            return json.loads(self._paths(name)[1].read_bytes())
         except FileNotFoundError:
-            return False
+            raise NotFound() from None
+
+    def update_state(self, name: str, mutate: Callable[[State], State]) -> State:
+        state_path = self._paths(name)[1]
+        with self._locked(name):
+            new = mutate(self.read_state(name))
+            tmp, _ = self._write_temp([_encode(new)])
+            os.replace(tmp, state_path)
+            self._fsync_root()
+        return new
+
+    def delete(self, name: str) -> bool:
+        blob, state_path = self._paths(name)
+        with self._locked(name):
+            existed = _unlink(state_path)
+            _unlink(blob)
+        (self.root / (name + LOCK_SUFFIX)).unlink(missing_ok=True)
         self._fsync_root()
-        return True
+        return existed
+
+    def delete_blob(self, name: str) -> bool:
+        removed = _unlink(self._paths(name)[0])
+        self._fsync_root()
+        return removed
+
+    def names(self) -> Iterator[str]:
+        for path in self.root.glob("*" + STATE_SUFFIX):
+            name = path.name.removesuffix(STATE_SUFFIX)
+            if NAME_PATTERN.fullmatch(name):
+                yield name
 
     def exists(self, name: str) -> bool:
-        return (self.root / check_name(name)).is_file()
+        return self._paths(name)[0].is_file()
 
     def ping(self) -> None:
         try:
-            tmp, fd = self._create_temp()
-            try:
-                os.write(fd, b"ok")
-            finally:
-                os.close(fd)
-                tmp.unlink()
-        except OSError as exc:
+            self._write_temp([b"ok"])[0].unlink()
+        except (OSError, InsufficientStorage) as exc:
             raise StorageUnavailable() from exc
 
     def sweep_temp(self, now: float | None = None) -> int:
@@ -102,9 +114,49 @@ class LocalStorage(Storage):
                 os.close(fd)
         return removed
 
-    def _create_temp(self) -> tuple[Path, int]:
+    # -- helpers ---------------------------------------------------------------
+
+    def _paths(self, name: str) -> tuple[Path, Path]:
+        blob = self.root / check_name(name)
+        return blob, blob.with_name(name + STATE_SUFFIX)
+
+    def _write_new(self, final: Path, chunks: Iterable[bytes]) -> int:
+        tmp, size = self._write_temp(chunks)
+        try:
+            os.link(tmp, final)
+        finally:
+            tmp.unlink()
+        self._fsync_root()
+        return size
+
+    def _write_temp(self, chunks: Iterable[bytes]) -> tuple[Path, int]:
+        """A complete, fsynced temp file; removed again if anything fails."""
         tmp = self.root / f"{TEMP_PREFIX}{secrets.token_hex(16)}"
-        return tmp, os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+                size = 0
+                for chunk in chunks:
+                    f.write(chunk)
+                    size += len(chunk)
+                f.flush()
+                os.fsync(f.fileno())
+        except BaseException as exc:
+            tmp.unlink(missing_ok=True)
+            if isinstance(exc, OSError) and exc.errno in _FULL:
+                raise InsufficientStorage() from exc
+            raise
+        return tmp, size
+
+    @contextmanager
+    def _locked(self, name: str):
+        fd = os.open(self.root / (name + LOCK_SUFFIX), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
 
     def _fsync_root(self) -> None:
         fd = os.open(self.root, os.O_RDONLY)
@@ -112,3 +164,15 @@ class LocalStorage(Storage):
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def _encode(state: State) -> bytes:
+    return json.dumps(state, separators=(",", ":"), sort_keys=True).encode()
+
+
+def _unlink(path: Path) -> bool:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True

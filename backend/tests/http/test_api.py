@@ -27,7 +27,7 @@ def test_health_and_config(client):
     assert client.get("/api/health").get_json() == {"status": "ok"}
     assert client.get("/api/config").get_json() == {
         "website_name": "Anon Hosting", "max_upload_bytes": 3 * 1024 * 1024,
-        "default_expires_in": 7 * 86400, "max_expires_in": 30 * 86400}
+        "default_expires_in": 7 * 86400, "max_expires_in": 30 * 86400, "upload_password_required": False}
 
 
 @pytest.mark.parametrize("size", [0, 1, 1048575, 1048576, 1048577, 3 * 1024 * 1024])
@@ -36,7 +36,7 @@ def test_raw_upload_info_retrieve_round_trip(client, size):
     created = upload_raw(client, data, "r%C3%A9sum%C3%A9.pdf")
     assert created.status_code == 201
     body = created.get_json()
-    assert set(body) == {"token", "name", "size", "expires_at", "max_downloads"}
+    assert set(body) == {"token", "owner_token", "name", "size", "expires_at", "max_downloads", "passphrase"}
     assert (body["name"], body["size"], body["max_downloads"]) == ("résumé.pdf", size, None)
     info = client.post("/api/files/info", json={"token": body["token"]}).get_json()
     assert set(info) == {"name", "size", "created_at", "expires_at", "downloads_left"}
@@ -136,8 +136,8 @@ def test_bad_file_name_header_is_bad_request(client):
 def test_odd_file_names_are_cleaned_and_never_touch_storage(client, storage_dir, hostile, shown):
     body = upload_raw(client, b"x", hostile).get_json()
     assert body["name"] == shown
-    [blob] = os.listdir(storage_dir)
-    assert len(blob) == 43
+    blob = the_blob(storage_dir)
+    assert sorted(os.listdir(storage_dir)) == [blob, blob + ".state"]
     got = client.post("/api/files/retrieve", json={"token": body["token"]})
     disposition = got.headers["Content-Disposition"]
     assert "\r" not in disposition and "\n" not in disposition
@@ -171,8 +171,8 @@ def test_token_in_query_string_is_refused_even_with_a_valid_body(client):
 
 def test_deleted_blob_is_not_found(client, storage_dir):
     token = upload_raw(client).get_json()["token"]
-    for blob in os.listdir(storage_dir):
-        os.unlink(storage_dir / blob)
+    for path in os.listdir(storage_dir):
+        os.unlink(storage_dir / path)
     assert_error(client.post("/api/files/info", json={"token": token}), 404, "not_found")
     assert_error(client.post("/api/files/retrieve", json={"token": token}), 404, "not_found")
 
@@ -186,9 +186,14 @@ def test_expired_file_is_gone(client, service, monkeypatch):
     assert_error(client.post("/api/files/retrieve", json={"token": token}), 410, "expired")
 
 
+def the_blob(storage_dir):
+    [blob] = [p for p in os.listdir(storage_dir) if len(p) == 43]
+    return blob
+
+
 def test_corrupt_first_chunk_is_an_error_before_any_byte(client, storage_dir):
     token = upload_raw(client, b"secret data").get_json()["token"]
-    [blob] = os.listdir(storage_dir)
+    blob = the_blob(storage_dir)
     raw = bytearray((storage_dir / blob).read_bytes())
     raw[-1] ^= 1
     (storage_dir / blob).write_bytes(bytes(raw))
@@ -197,7 +202,7 @@ def test_corrupt_first_chunk_is_an_error_before_any_byte(client, storage_dir):
 
 def test_corrupt_later_chunk_aborts_the_stream(client, storage_dir):
     token = upload_raw(client, os.urandom(2 * 1048576 + 10)).get_json()["token"]
-    [blob] = os.listdir(storage_dir)
+    blob = the_blob(storage_dir)
     raw = bytearray((storage_dir / blob).read_bytes())
     raw[-5] ^= 1
     (storage_dir / blob).write_bytes(bytes(raw))

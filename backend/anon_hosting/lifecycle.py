@@ -1,0 +1,80 @@
+"""The rules of a file's life: expiry, download slots, passphrase attempts.
+
+Contract: pure functions over a state dict (the JSON kept beside each blob by
+``storage``) and an explicit ``now``; they return a new state or raise an
+``AppError``. The state holds no name and no key::
+
+    {"v": 1, "exp": int, "max": int | None, "done": int,
+     "leases": {lease_id: until}, "fails": [timestamps], "gone": None | "download_limit_reached"}
+
+A download with a limit first reserves a slot (a lease that expires, so a killed
+process cannot hold a slot forever), renews it while streaming, and turns it into
+a completed download only after its last byte was sent; a failed download
+releases it. Completed downloads plus live leases never exceed ``max``.
+"""
+
+from .errors import DownloadInProgress, DownloadLimitReached, Expired, RateLimited
+
+VERSION = 1
+LEASE_SECONDS = 120
+RENEW_EVERY = 30
+MAX_FAILED_ATTEMPTS = 10
+ATTEMPT_WINDOW = 600
+LIMIT_REACHED = "download_limit_reached"
+
+
+def new(expires_at: int, max_downloads: int | None) -> dict:
+    return {"v": VERSION, "exp": expires_at, "max": max_downloads, "done": 0, "leases": {}, "fails": [],
+            "gone": None}
+
+
+def check_available(state: dict, now: float) -> None:
+    if state["exp"] <= now:
+        raise Expired()
+    if state["gone"] == LIMIT_REACHED:
+        raise DownloadLimitReached()
+
+
+def downloads_left(state: dict) -> int | None:
+    return None if state["max"] is None else max(0, state["max"] - state["done"])
+
+
+def reserve(state: dict, lease: str, now: float) -> dict:
+    check_available(state, now)
+    leases = _live_leases(state, now)
+    if state["done"] + len(leases) >= state["max"]:
+        raise DownloadInProgress()
+    return {**state, "leases": {**leases, lease: int(now) + LEASE_SECONDS}}
+
+
+def renew(state: dict, lease: str, now: float) -> dict:
+    return {**state, "leases": {**state["leases"], lease: int(now) + LEASE_SECONDS}}
+
+
+def complete(state: dict, lease: str) -> dict:
+    leases = {k: v for k, v in state["leases"].items() if k != lease}
+    done = state["done"] + 1
+    return {**state, "done": done, "leases": leases, "gone": LIMIT_REACHED if done >= state["max"] else None}
+
+
+def release(state: dict, lease: str) -> dict:
+    return {**state, "leases": {k: v for k, v in state["leases"].items() if k != lease}}
+
+
+def check_attempts(state: dict, now: float) -> None:
+    recent = [t for t in state["fails"] if t > now - ATTEMPT_WINDOW]
+    if len(recent) >= MAX_FAILED_ATTEMPTS:
+        raise RateLimited(retry_after=int(min(recent) + ATTEMPT_WINDOW - now) + 1)
+
+
+def record_failure(state: dict, now: float) -> dict:
+    recent = [t for t in state["fails"] if t > now - ATTEMPT_WINDOW]
+    return {**state, "fails": recent + [int(now)]}
+
+
+def is_sweepable(state: dict, now: float) -> bool:
+    return state["exp"] <= now
+
+
+def _live_leases(state: dict, now: float) -> dict:
+    return {k: v for k, v in state["leases"].items() if v > now}
