@@ -1,0 +1,46 @@
+"""Fixtures for the integration tests: real gunicorn servers and the end-of-session log audit.
+
+``serve(name, **options)`` is a context manager that starts a ``GunicornServer``
+in a fresh temp folder and registers it with the audit; ``server`` is the
+module's default server (2 workers, default limits). When the session ends,
+every server's log is searched for every token it issued, the tokens' parts and
+file keys, and its SECRET_KEY (see log_audit.py); a hit fails the session.
+"""
+
+import contextlib
+import shutil
+
+import pytest
+
+from .log_audit import LogAudit
+from .server import GunicornServer
+
+
+@pytest.fixture(scope="session", autouse=True)
+def log_audit():
+    audit = LogAudit()
+    yield audit
+    silent = audit.silent_logs()
+    assert not silent, f"these server logs hold no access log line, so searching them proves nothing: {silent}"
+    leaks = audit.leaks()
+    assert not leaks, "secrets reached the server log:\n" + "\n".join(leaks)
+
+
+@pytest.fixture(scope="session")
+def serve(tmp_path_factory, log_audit):
+    @contextlib.contextmanager
+    def serve(name: str = "server", **options):
+        server = GunicornServer(tmp_path_factory.mktemp(name), **options)
+        log_audit.watch(server)
+        try:
+            with server:
+                yield server
+        finally:
+            shutil.rmtree(server.storage_dir, ignore_errors=True)  # blobs: up to hundreds of MiB
+    return serve
+
+
+@pytest.fixture(scope="module")
+def server(serve):
+    with serve() as server:
+        yield server
