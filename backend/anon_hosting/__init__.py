@@ -47,11 +47,17 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def _start_sweeper_on_first_request(app: Flask, service: FileService, site: config.Config) -> None:
     """Serving processes sweep; CLI commands, which also build the app, do not."""
-    digest = hashlib.sha256(str(site.storage_dir).encode()).hexdigest()[:16]
-    lock = Path(tempfile.gettempdir()) / f"anon-hosting-sweeper-{digest}.lock"
     started = []
 
     @app.before_request
     def _start():
         if not started:
-            started.append(sweeper.start(service, site.sweep_interval, lock))
+            started.append(sweeper.start(service, site.sweep_interval, _sweeper_lock(site)))
+
+
+def _sweeper_lock(site: config.Config) -> Path:
+    """Beside the blobs when they are on local disk, so one worker per storage folder sweeps it."""
+    if site.storage_dir.is_dir():
+        return site.storage_dir / ".sweeper.lock"
+    digest = hashlib.sha256(str(site.storage_dir).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"anon-hosting-sweeper-{digest}.lock"
