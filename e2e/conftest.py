@@ -1,0 +1,101 @@
+"""End-to-end fixtures: the real stack (gunicorn + nginx) and Debian's Chromium.
+
+The stack runs once per session on free loopback ports with throw-away
+storage, a throw-away key set and ANON_HOSTING_ENV_FILE=/dev/null, so a
+developer's .env is never read. MAX_UPLOAD_BYTES is 256 MiB: the 200 MB
+journey fits, and "too large" needs only a sparse 256 MiB + 1 file.
+
+E2E_NGINX=0 runs the same journeys against gunicorn alone (FRONTEND_DIR),
+the fallback scripts/stack.py uses where nginx is not installed.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "scripts"))
+
+from stack import Stack  # noqa: E402
+
+# A busy 2-core machine can take more than expect()'s default 5 s.
+expect.set_options(timeout=15_000)
+
+MAX_UPLOAD_BYTES = 256 * 1024 * 1024
+ARTIFACTS = REPO / "e2e" / "artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    root = tmp_path_factory.mktemp("stack")
+    env = {
+        "ANON_HOSTING_ENV_FILE": "/dev/null",
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "WEBSITE_NAME": "Anon Hosting",
+        "MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
+        "DEFAULT_EXPIRES_IN": "604800",
+        "MAX_EXPIRES_IN": "2592000",
+        "CORS_ORIGINS": "",
+    }
+    running = Stack(
+        storage_dir=root / "files",
+        private_dir=root / "private",
+        workdir=root / "work",
+        env=env,
+        use_nginx=False if os.environ.get("E2E_NGINX") == "0" else None,
+    )
+    running.start(timeout=60)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def base_url(stack):
+    return stack.url
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"),
+        "args": CHROMIUM_ARGS,
+    }
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {
+        **browser_context_args,
+        "accept_downloads": True,
+        "viewport": {"width": 1280, "height": 900},
+        "locale": "en-GB",
+        "timezone_id": "UTC",
+    }
+
+
+@pytest.fixture
+def clipboard(context, base_url):
+    """Let the page write to (and the test read from) the clipboard."""
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base_url)
+
+
+@pytest.fixture(scope="session")
+def artifacts():
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS

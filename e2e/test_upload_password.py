@@ -1,0 +1,46 @@
+"""A server with its own name and an UPLOAD_PASSWORD: the page shows the name,
+asks for the password, and says plainly when it is wrong."""
+
+import secrets
+
+import pytest
+from playwright.sync_api import expect
+
+from helpers import drop_file
+from stack import Stack
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="module")
+def locked_stack(tmp_path_factory):
+    root = tmp_path_factory.mktemp("locked")
+    env = {
+        "ANON_HOSTING_ENV_FILE": "/dev/null",
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "UPLOAD_PASSWORD": PASSWORD,
+        "WEBSITE_NAME": "Team Drop",
+    }
+    with Stack(storage_dir=root / "f", private_dir=root / "p", workdir=root / "w", env=env) as running:
+        yield running
+
+
+def test_upload_password(page, locked_stack):
+    page.goto(f"{locked_stack.url}/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Team Drop")
+    expect(page).to_have_title("Team Drop")
+    field = page.get_by_label("Upload password")
+    expect(field).to_be_visible()
+    notice = page.locator("[data-upload='notice']")
+
+    drop_file(page, "a.txt", b"locked")
+    expect(notice).to_have_text("This server asks for an upload password. Enter it, then choose the file again.")
+    expect(field).to_be_focused()
+
+    field.fill("wrong")
+    drop_file(page, "a.txt", b"locked")
+    expect(notice).to_have_text("That password or owner token is not right. Check it and try again.")
+
+    field.fill(PASSWORD)
+    drop_file(page, "a.txt", b"locked")
+    expect(page.locator("#token-out")).to_be_visible()

@@ -1,0 +1,79 @@
+/**
+ * main.js — wires the page together.
+ *
+ * Reads a share link's #token (and wipes it from the address bar at once),
+ * loads the server's config, builds each part and routes their events:
+ * parts send CustomEvents up, main.js hands data down.
+ */
+
+import { getConfig } from './api.js';
+import { initDropzones } from './dropzone.js';
+import { Result } from './result.js';
+import { Retrieve } from './retrieve.js';
+import { Upload } from './upload.js';
+
+/** Take the token out of location.hash and out of the history entry. */
+function takeTokenFromHash() {
+  const raw = location.hash.slice(1);
+  if (!raw) return '';
+  history.replaceState(history.state, '', location.pathname + location.search);
+  try {
+    return decodeURIComponent(raw).trim();
+  } catch {
+    return raw.trim();
+  }
+}
+
+function showSiteName(name) {
+  if (!name) return;
+  document.title = name;
+  for (const el of document.querySelectorAll('[data-site-name]')) el.textContent = name;
+}
+
+function main() {
+  const linkToken = takeTokenFromHash();
+  const upload = Upload(document.querySelector('[data-part="upload"]'));
+  const result = Result(
+    document.querySelector('[data-part="result"]'),
+    document.querySelector('[data-upload="notice"]'),
+  );
+  const retrieve = Retrieve(document.querySelector('[data-part="retrieve"]'));
+  const sender = document.querySelector('[data-part="sender"]');
+  initDropzones();
+
+  document.addEventListener('upload:done', (event) => {
+    sender.hidden = true;
+    result.show(event.detail);
+  });
+  const showSender = () => {
+    result.hide();
+    sender.hidden = false;
+  };
+  document.addEventListener('result:again', () => {
+    showSender();
+    upload.focus();
+  });
+  // A new file dropped while a result is shown: back to the uploader first
+  // (capture phase, so this runs before upload.js handles the file).
+  document.addEventListener(
+    'dropzone:file',
+    (event) => {
+      if (sender.hidden && sender.contains(event.target)) showSender();
+    },
+    true,
+  );
+  window.addEventListener('hashchange', () => {
+    const token = takeTokenFromHash();
+    if (token) retrieve.lookup(token, 'the share link');
+  });
+
+  if (linkToken) retrieve.lookup(linkToken, 'the share link');
+  getConfig()
+    .then((config) => {
+      showSiteName(config.website_name);
+      upload.configure(config);
+    })
+    .catch(() => upload.disable('no_config'));
+}
+
+main();

@@ -1,0 +1,64 @@
+/**
+ * progress.js — the upload progress bar: percentage, bytes, speed, time left.
+ *
+ * Speed is measured over a sliding window of recent samples so it reacts
+ * to the link without jumping around. Text updates at most a few times a
+ * second; the bar itself follows every event.
+ */
+
+import { formatBytes, formatSpeed, formatTimeLeft } from './format.js';
+
+const WINDOW_MS = 3000;
+const TEXT_EVERY_MS = 250;
+
+export function Progress(root) {
+  const bar = root.querySelector('progress');
+  const percent = root.querySelector('[data-progress="percent"]');
+  const bytes = root.querySelector('[data-progress="bytes"]');
+  const speed = root.querySelector('[data-progress="speed"]');
+  const name = root.querySelector('[data-progress="name"]');
+  let samples = [];
+  let lastText = 0;
+
+  function rate(now) {
+    samples = samples.filter((s) => now - s.time <= WINDOW_MS || s === samples[samples.length - 1]);
+    const first = samples[0];
+    const last = samples[samples.length - 1];
+    const seconds = (last.time - first.time) / 1000;
+    return seconds > 0.2 ? (last.loaded - first.loaded) / seconds : 0;
+  }
+
+  function start(file) {
+    samples = [{ time: performance.now(), loaded: 0 }];
+    lastText = 0;
+    name.textContent = file.name;
+    bar.value = 0;
+    bar.max = 100;
+    percent.textContent = '0%';
+    bytes.textContent = `0 bytes of ${formatBytes(file.size)}`;
+    speed.textContent = 'Starting…';
+  }
+
+  function update(loaded, total) {
+    const now = performance.now();
+    samples.push({ time: now, loaded });
+    const share = total > 0 ? Math.min(100, (loaded / total) * 100) : 100;
+    bar.value = share;
+    if (now - lastText < TEXT_EVERY_MS && loaded < total) return;
+    lastText = now;
+    const perSecond = rate(now);
+    percent.textContent = `${Math.floor(share)}%`;
+    bytes.textContent = `${formatBytes(loaded)} of ${formatBytes(total)}`;
+    speed.textContent = perSecond
+      ? `${formatSpeed(perSecond)} · ${formatTimeLeft((total - loaded) / perSecond)}`
+      : 'Measuring speed…';
+  }
+
+  function finishing() {
+    bar.value = 100;
+    percent.textContent = '100%';
+    speed.textContent = 'Encrypting and saving…';
+  }
+
+  return { start, update, finishing };
+}

@@ -1,0 +1,441 @@
+"""Run the real Anon Hosting stack locally: gunicorn + nginx (when installed).
+
+Contract:
+- ``python scripts/stack.py run`` serves the site on HOST:PORT (default
+  127.0.0.1:8080) with gunicorn on 127.0.0.1:API_PORT (default 8000), the
+  backend reading its settings (storage folders included) from .env as
+  usual, until Ctrl-C. Without nginx, gunicorn alone serves on HOST:PORT
+  with FRONTEND_DIR set, so the backend serves the page itself.
+- ``Stack`` is the same thing as a class, for e2e fixtures and benchmarks:
+  free loopback ports by default, optional storage/private folders and extra
+  environment, log file paths, and ``start()``/``stop()`` (or ``with``).
+- nginx runs from a private prefix (temp folder) with a small main
+  nginx.conf wrapping nginx/templates/default.conf.template, rendered with
+  string.Template.safe_substitute so nginx's own $variables are untouched.
+
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import shutil
+import signal
+import socket
+import stat
+import string
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+FRONTEND = REPO / "frontend"
+NGINX_DIR = REPO / "nginx"
+TEMPLATE = NGINX_DIR / "templates" / "default.conf.template"
+INCLUDES = ("security-headers.conf", "proxy-api.conf", "error-json.conf")
+DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024**3
+MIB = 1024 * 1024
+# Copied when serving frontend/ in place is impossible (nginx workers run as
+# `nobody` and cannot enter a 0700 folder): everything the page needs.
+FRONTEND_COPY_IGNORE = shutil.ignore_patterns("node_modules", "package*.json", ".*")
+
+MAIN_CONF = """\
+# Written by scripts/stack.py for a local run; not used in docker.
+worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/logs/error.log warn;
+{user}
+events {{
+    worker_connections 512;
+}}
+
+http {{
+    {mime}
+    default_type application/octet-stream;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_timeout 65;
+    client_body_temp_path {prefix}/temp/client_body;
+    proxy_temp_path {prefix}/temp/proxy;
+    fastcgi_temp_path {prefix}/temp/fastcgi;
+    uwsgi_temp_path {prefix}/temp/uwsgi;
+    scgi_temp_path {prefix}/temp/scgi;
+
+    include default.conf;
+}}
+"""
+
+# Used when /etc/nginx/mime.types is missing: just what the site serves.
+MIME_FALLBACK = """types {
+        text/html html;
+        text/css css;
+        application/javascript js mjs;
+        image/svg+xml svg;
+        image/png png;
+        image/x-icon ico;
+        application/json json;
+        text/plain txt;
+    }"""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port that was free a moment ago (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def client_max_body_size(max_upload_bytes: int) -> str:
+    """MAX_UPLOAD_BYTES rounded up to MiB, plus 1 MiB for multipart overhead."""
+    return f"{-(-max_upload_bytes // MIB) + 1}m"
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """The KEY=VALUE lines of a .env file (enough to find MAX_UPLOAD_BYTES)."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
+def render_site(listen: str, frontend_root: Path, backend_addr: str, body_size: str) -> str:
+    """The server block from nginx/templates/default.conf.template."""
+    return string.Template(TEMPLATE.read_text(encoding="utf-8")).safe_substitute(
+        LISTEN_PORT=listen,
+        FRONTEND_ROOT=str(frontend_root),
+        BACKEND_ADDR=backend_addr,
+        CLIENT_MAX_BODY_SIZE=body_size,
+    )
+
+
+def _readable_by_others(path: Path) -> bool:
+    """True when `nobody` can reach `path` (every parent o+x) and read it."""
+    for part in [path, *path.parents]:
+        if not part.stat().st_mode & stat.S_IXOTH:
+            return False
+    return bool(path.stat().st_mode & stat.S_IROTH)
+
+
+def _wait_http(url: str, deadline: float, proc: subprocess.Popen, log: Path) -> None:
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[0]} exited ({proc.returncode}); see {log}:\n{_tail(log)}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not answer in time; see {log}:\n{_tail(log)}")
+        time.sleep(0.1)
+
+
+@functools.lru_cache(maxsize=None)
+def _gunicorn_has_control_socket(gunicorn: Path) -> bool:
+    try:
+        out = subprocess.run([str(gunicorn), "--help"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return "--no-control-socket" in out
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _stop(proc: subprocess.Popen | None, sig: int, timeout: float = 15) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+class Stack:
+    """gunicorn (+ nginx in front when available) on loopback ports.
+
+    web_port/api_port: None picks free ports. storage_dir/private_dir: when
+    given, passed as ENCRYPTED_FILE_STORAGE/PRIVATE_FOLDER; otherwise the
+    backend's own configuration (.env) decides. env: extra variables for
+    gunicorn (e.g. MAX_UPLOAD_BYTES, SECRET_KEY, ANON_HOSTING_ENV_FILE).
+    workdir: where logs and the nginx prefix go (a temp folder, removed by
+    stop(), when not given).
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        web_port: int | None = None,
+        api_port: int | None = None,
+        storage_dir: str | os.PathLike | None = None,
+        private_dir: str | os.PathLike | None = None,
+        env: dict[str, str] | None = None,
+        use_nginx: bool | None = None,
+        workdir: str | os.PathLike | None = None,
+        gunicorn: str | os.PathLike | None = None,
+    ) -> None:
+        self.host = host
+        self.use_nginx = shutil.which("nginx") is not None if use_nginx is None else use_nginx
+        self.web_port = web_port or free_port()
+        self.api_port = self.web_port if not self.use_nginx else api_port
+        while not self.api_port or self.api_port == self.web_port and self.use_nginx:
+            self.api_port = free_port()
+        self.storage_dir = Path(storage_dir) if storage_dir else None
+        self.private_dir = Path(private_dir) if private_dir else None
+        self.extra_env = dict(env or {})
+        self._own_workdir = workdir is None
+        self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="anon-hosting-stack-"))
+        self.gunicorn_bin = Path(gunicorn or os.environ.get("GUNICORN") or REPO / ".venv" / "bin" / "gunicorn")
+        self.gunicorn_log = self.workdir / "gunicorn.log"
+        self.nginx_prefix = self.workdir / "nginx"
+        self.nginx_log = self.workdir / "nginx.log"  # access log (stdout) and start-up errors
+        self.nginx_error_log = self.nginx_prefix / "logs" / "error.log"
+        self.gunicorn: subprocess.Popen | None = None
+        self.nginx: subprocess.Popen | None = None
+        self._log_files: list = []
+        self._html_copy: Path | None = None
+
+    # -- addresses -----------------------------------------------------------
+
+    @property
+    def _local_host(self) -> str:
+        return "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
+
+    @property
+    def url(self) -> str:
+        """Base URL of the site (nginx, or gunicorn alone)."""
+        return f"http://{self._local_host}:{self.web_port}"
+
+    @property
+    def api_url(self) -> str:
+        """Base URL of gunicorn itself, bypassing nginx."""
+        return f"http://127.0.0.1:{self.api_port}" if self.use_nginx else self.url
+
+    # -- settings ------------------------------------------------------------
+
+    def backend_env(self) -> dict[str, str]:
+        env = os.environ.copy()
+        env.update(self.extra_env)
+        backend = str(REPO / "backend")
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (backend, env.get("PYTHONPATH", "")) if p)
+        if self.storage_dir:
+            env["ENCRYPTED_FILE_STORAGE"] = str(self.storage_dir)
+        if self.private_dir:
+            env["PRIVATE_FOLDER"] = str(self.private_dir)
+        if not self.use_nginx:
+            env["FRONTEND_DIR"] = str(FRONTEND)
+        return env
+
+    def max_upload_bytes(self) -> int:
+        env = self.backend_env()
+        if "MAX_UPLOAD_BYTES" not in env:
+            env_file = Path(env.get("ANON_HOSTING_ENV_FILE") or REPO / ".env")
+            env.update({k: v for k, v in read_env_file(env_file).items() if k == "MAX_UPLOAD_BYTES"})
+        try:
+            return int(env.get("MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES))
+        except ValueError:
+            return DEFAULT_MAX_UPLOAD_BYTES
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def start(self, timeout: float = 30) -> "Stack":
+        if not self.gunicorn_bin.exists():
+            raise RuntimeError(f"{self.gunicorn_bin} not found: run `make setup` first (or set GUNICORN)")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + timeout
+        try:
+            self._start_gunicorn()
+            _wait_http(f"{self.api_url}/api/health", deadline, self.gunicorn, self.gunicorn_log)
+            if self.use_nginx:
+                self._start_nginx()
+                _wait_http(f"{self.url}/api/health", deadline, self.nginx, self.nginx_error_log)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        _stop(self.nginx, signal.SIGQUIT)
+        _stop(self.gunicorn, signal.SIGTERM, timeout=35)
+        for log in self._log_files:
+            log.close()
+        self._log_files.clear()
+        if self._html_copy:
+            shutil.rmtree(self._html_copy.parent, ignore_errors=True)
+            self._html_copy = None
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> "Stack":
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def alive(self) -> bool:
+        procs = [self.gunicorn] + ([self.nginx] if self.use_nginx else [])
+        return all(p is not None and p.poll() is None for p in procs)
+
+    def _start_gunicorn(self) -> None:
+        bind = f"127.0.0.1:{self.api_port}" if self.use_nginx else f"{self.host}:{self.web_port}"
+        cmd = [str(self.gunicorn_bin)]
+        config = REPO / "backend" / "gunicorn.conf.py"
+        if config.is_file():
+            cmd += ["-c", str(config)]
+        if _gunicorn_has_control_socket(self.gunicorn_bin):
+            # gunicorn >= 24 opens ~/.gunicorn/gunicorn.ctl by default; two stacks
+            # (a dev server and the e2e suite) would fight over that one path.
+            cmd += ["--no-control-socket"]
+        cmd += ["-b", bind, "anon_hosting:create_app()"]
+        log = open(self.gunicorn_log, "ab")
+        self._log_files.append(log)
+        self.gunicorn = subprocess.Popen(
+            cmd, cwd=REPO, env=self.backend_env(), stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+
+    def _start_nginx(self) -> None:
+        conf = self.write_nginx_conf()
+        cmd = ["nginx", "-p", f"{self.nginx_prefix}/", "-e", str(self.nginx_error_log),
+               "-c", str(conf), "-g", "daemon off;"]
+        log = open(self.nginx_log, "ab")
+        self._log_files.append(log)
+        self.nginx = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+
+    def write_nginx_conf(self) -> Path:
+        """Lay out the nginx prefix and return the main nginx.conf path."""
+        prefix = self.nginx_prefix
+        conf_dir = prefix / "conf"
+        for sub in ("conf/anon-hosting", "logs", "temp"):
+            (prefix / sub).mkdir(parents=True, exist_ok=True)
+        # nginx started as root runs its workers as `nobody`: they must be
+        # able to walk into the prefix. Readable, never writable by others.
+        for folder in (self.workdir, prefix, conf_dir, conf_dir / "anon-hosting"):
+            folder.chmod(0o755)
+        for name in INCLUDES:
+            shutil.copyfile(NGINX_DIR / name, conf_dir / "anon-hosting" / name)
+        site = render_site(
+            listen=f"{self.host}:{self.web_port}",
+            frontend_root=self._frontend_root(),
+            backend_addr=f"127.0.0.1:{self.api_port}",
+            body_size=client_max_body_size(self.max_upload_bytes()),
+        )
+        (conf_dir / "default.conf").write_text(site, encoding="utf-8")
+        mime = Path("/etc/nginx/mime.types")
+        main = MAIN_CONF.format(
+            prefix=prefix,
+            user=self._user_directive(),
+            mime=f"include {mime};" if mime.is_file() else MIME_FALLBACK,
+        )
+        (conf_dir / "nginx.conf").write_text(main, encoding="utf-8")
+        return conf_dir / "nginx.conf"
+
+    def _frontend_root(self) -> Path:
+        """frontend/ itself, or a world-readable copy when workers can't read it."""
+        if os.geteuid() != 0 or _readable_by_others(FRONTEND):
+            return FRONTEND
+        # Not inside workdir: that may sit under a 0700 folder (pytest's tmp_path).
+        self._html_copy = copy = Path(tempfile.mkdtemp(prefix="anon-hosting-html-")) / "html"
+        shutil.copytree(FRONTEND, copy, ignore=FRONTEND_COPY_IGNORE)
+        copy.parent.chmod(0o755)
+        for root, dirs, files in os.walk(copy):
+            os.chmod(root, 0o755)
+            for name in files:
+                os.chmod(os.path.join(root, name), 0o644)
+        return copy
+
+    @staticmethod
+    def _user_directive() -> str:
+        if os.geteuid() != 0:
+            return ""
+        import grp
+        import pwd
+
+        try:
+            nobody = pwd.getpwnam("nobody")
+            return f"user nobody {grp.getgrgid(nobody.pw_gid).gr_name};"
+        except KeyError:  # no `nobody` here: workers stay root (local runs only)
+            return "user root;"
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _run(args: argparse.Namespace) -> int:
+    web_port = int(os.environ.get("PORT", "8080"))
+    # gunicorn's usual port, unless the site itself was asked to take it.
+    api_port = int(os.environ.get("API_PORT") or (8000 if web_port != 8000 else free_port()))
+    stack = Stack(
+        host=os.environ.get("HOST", "127.0.0.1"),
+        web_port=web_port,
+        api_port=api_port,
+        use_nginx=False if args.no_nginx else None,
+    )
+    # `kill`, make and process managers send SIGTERM: stop as cleanly as on Ctrl-C.
+    signal.signal(signal.SIGTERM, _interrupt)
+    print(f"Starting {'gunicorn + nginx' if stack.use_nginx else 'gunicorn alone (no nginx found)'}…", flush=True)
+    try:
+        stack.start(timeout=args.timeout)
+    except (RuntimeError, KeyboardInterrupt) as exc:
+        print(f"Could not start: {exc}", file=sys.stderr)
+        return 1
+    print(f"Anon Hosting is running at {stack.url}/  (logs in {stack.workdir}; Ctrl-C to stop)", flush=True)
+    try:
+        while stack.alive():
+            time.sleep(0.5)
+        print("A server process exited; stopping.", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nStopping…", flush=True)
+        return 0
+    finally:
+        stack.stop()
+
+
+def _render(args: argparse.Namespace) -> int:
+    """Print the rendered server block (handy to check the template)."""
+    sys.stdout.write(render_site(args.listen, FRONTEND, args.backend, client_max_body_size(args.max_upload_bytes)))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="serve the site until Ctrl-C (HOST, PORT, API_PORT from the environment)")
+    run.add_argument("--no-nginx", action="store_true", help="serve with gunicorn alone even if nginx is installed")
+    run.add_argument("--timeout", type=float, default=60, help="seconds to wait for start-up")
+    run.set_defaults(func=_run)
+    render = commands.add_parser("render", help="print the nginx server block rendered from the template")
+    render.add_argument("--listen", default="127.0.0.1:8080")
+    render.add_argument("--backend", default="127.0.0.1:8000")
+    render.add_argument("--max-upload-bytes", type=int, default=DEFAULT_MAX_UPLOAD_BYTES)
+    render.set_defaults(func=_render)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
