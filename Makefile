@@ -8,7 +8,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 STAMPS := .stamps
 HOST ?= 127.0.0.1
-PORT ?= 8000
+PORT ?= 8080
 
 LOCK := backend/requirements.lock
 DEV_LOCK := backend/requirements-dev.lock
@@ -16,9 +16,9 @@ UV_VERSION := 0.13.9
 UV_COMPILE = $(STAMPS)/uv/bin/uv pip compile --quiet --generate-hashes --universal \
 	--python-version 3.11 --custom-compile-command "make lock"
 
-# How `make run` serves the app. The one line to change for nginx in front:
-#   SERVE = exec $(VPY) scripts/stack.py run
-SERVE = exec $(VENV)/bin/gunicorn -c backend/gunicorn.conf.py -b $(HOST):$(PORT) "anon_hosting:create_app()"
+# How `make run` serves the site: nginx on HOST:PORT in front of gunicorn (on a free
+# port near 8000), or the app alone with the page when nginx is not installed.
+SERVE = HOST=$(HOST) PORT=$(PORT) exec $(VPY) scripts/stack.py run
 
 # npm steps only once the frontend has a lock file.
 NPM_STAMP := $(if $(wildcard frontend/package-lock.json),$(STAMPS)/npm)

@@ -45,6 +45,11 @@ def ensure_env(env_path, example_path):
             _write_private(env_path, updated)
             print(f"{env_path.name}: replaced the example SECRET_KEY with a random one")
         return
+    orphan = Path(os.environ.get("PRIVATE_FOLDER") or ROOT / "data" / "private") / "keyset.jwe"
+    if orphan.exists():
+        sys.exit(f"{env_path.name} is missing, but {orphan} exists: it was sealed with the SECRET_KEY of the old "
+                 f"{env_path.name}, and a new key could not open it. Restore that {env_path.name}, or move "
+                 f"{orphan.parent.parent} away to start afresh (its files cannot be opened without the old key).")
     _write_private(env_path, _with_fresh_secret(example_path.read_text()) or example_path.read_text())
     print(f"{env_path.name}: created from {example_path.name} with a random SECRET_KEY")
 
@@ -64,7 +69,7 @@ def _dotenv_values(path):
 def make_dirs(env_path):
     values = {**_dotenv_values(env_path), **os.environ}
     for key, default, mode in (
-        ("ENCRYPTED_FILE_STORAGE", "./data/files", 0o755),
+        ("ENCRYPTED_FILE_STORAGE", "./data/files", 0o700),
         ("PRIVATE_FOLDER", "./data/private", 0o700),
     ):
         folder = Path(values.get(key) or default)

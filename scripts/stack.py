@@ -412,6 +412,8 @@ def _run(args: argparse.Namespace) -> int:
         print("\nStopping…", flush=True)
         return 0
     finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not cut the clean stop short
+            signal.signal(signum, signal.SIG_IGN)
         stack.stop()
 
 

@@ -1,5 +1,7 @@
 """Content-Disposition per RFC 6266 / RFC 8187 for any name, and the served SPA's headers."""
 
+import re
+from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
@@ -26,9 +28,10 @@ def test_the_app_serves_the_spa_with_site_headers_when_asked(tmp_path, app_confi
     site = tmp_path / "site"
     site.mkdir()
     (site / "index.html").write_text("<!doctype html><title>x</title>")
-    (site / "app.js").write_text("export {}")
+    (site / "js").mkdir()
+    (site / "js" / "app.js").write_text("export {}")
     client = create_app({**app_config, "FRONTEND_DIR": str(site)}).test_client()
-    for path in ("/", "/app.js", "/api/config"):
+    for path in ("/", "/js/app.js", "/api/config"):
         response = client.get(path)
         assert response.status_code == 200
         for header, value in SITE_HEADERS.items():
@@ -39,3 +42,23 @@ def test_the_app_serves_the_spa_with_site_headers_when_asked(tmp_path, app_confi
     missing = client.get("/nope.js")
     assert missing.status_code == 404 and missing.get_json()["error"]["code"] == "not_found"
     assert missing.headers["Content-Security-Policy"] == SITE_HEADERS["Content-Security-Policy"]
+
+
+def test_site_headers_match_nginx():
+    """The app's fallback and nginx must send the same headers; this keeps the two copies in step."""
+    conf = (Path(__file__).resolve().parents[3] / "nginx" / "security-headers.conf").read_text()
+    nginx = dict(re.findall(r'^add_header ([\w-]+) "([^"]*)" always;', conf, re.MULTILINE))
+    nginx["Content-Security-Policy"] = nginx["Content-Security-Policy"].replace("$anon_hosting_csp_sandbox", "")
+    assert nginx == SITE_HEADERS
+
+
+def test_the_fallback_serves_only_the_pages_own_files(tmp_path, app_config):
+    site = tmp_path / "site"
+    (site / "js").mkdir(parents=True)
+    (site / "node_modules").mkdir()
+    for name in ("index.html", "js/main.js", "package.json", "README.md", "node_modules/x.js", ".env"):
+        (site / name).write_text("x")
+    client = create_app({**app_config, "FRONTEND_DIR": str(site)}).test_client()
+    assert client.get("/js/main.js").status_code == 200
+    for path in ("/package.json", "/README.md", "/node_modules/x.js", "/.env", "/js/../package.json"):
+        assert client.get(path).status_code == 404, path
