@@ -9,6 +9,7 @@ defaults are used, so tests never see a developer's ``.env``.
 """
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from dotenv import load_dotenv
 
 from .errors import ConfigError
 
-EXAMPLE_SECRET_KEY = "change-me-to-a-long-random-string"
+EXAMPLE_SECRET_KEY = "change-me-to-a-long-random-string"  # noqa: S105 - the value we refuse
 MIN_SECRET_KEY_LENGTH = 32
 
 DEFAULTS = {
@@ -30,7 +31,21 @@ DEFAULTS = {
     "FRONTEND_DIR": "",
     "UPLOAD_PASSWORD": "",
     "SWEEP_INTERVAL": "300",
+    "RATE_LIMIT_UPLOADS": "30/minute",
+    "RATE_LIMIT_TOKENS": "120/minute",
+    "RATE_LIMIT_PASSPHRASES": "20/10minutes",
+    "RATE_LIMIT_UPLOAD_PASSWORD": "10/10minutes",
+    "TRUSTED_PROXIES": "0",
+    "STORAGE_BACKEND": "local",
+    "S3_BUCKET": "",
+    "S3_ENDPOINT_URL": "",
+    "S3_PREFIX": "",
 }
+_RATE = re.compile(r"\s*(\d+)\s*/\s*(\d*)\s*(second|minute|hour|day)s?\s*", re.ASCII)
+_UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+MAX_TRUSTED_PROXIES = 5
+STORAGE_BACKENDS = ("local", "s3")
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", re.ASCII)  # S3's bucket naming rules, in short
 
 
 @dataclass(frozen=True)
@@ -47,6 +62,18 @@ class Config:
     upload_password: str
     sweep_interval: int
     testing: bool
+    # (requests, seconds) per client IP and process, or None when off; see http/ratelimit.py
+    rate_limit_uploads: tuple[int, int] | None = None
+    rate_limit_tokens: tuple[int, int] | None = None
+    rate_limit_passphrases: tuple[int, int] | None = None  # failed attempts, over all files
+    rate_limit_upload_password: tuple[int, int] | None = None  # failed attempts
+    trusted_proxies: int = 0  # proxies in front whose X-Forwarded-For is believed
+    # Where blobs and states live: "local" (storage_dir) or "s3" (the bucket below; credentials and region
+    # come from the standard AWS_* variables, which boto3 reads itself)
+    storage_backend: str = "local"
+    s3_bucket: str = ""
+    s3_endpoint_url: str | None = None  # None = AWS itself
+    s3_prefix: str = ""
 
 
 def load(test_config: dict | None = None) -> Config:
@@ -70,6 +97,15 @@ def load(test_config: dict | None = None) -> Config:
         upload_password=source["UPLOAD_PASSWORD"],
         sweep_interval=_whole_number(source, "SWEEP_INTERVAL"),
         testing=testing,
+        rate_limit_uploads=_rate(source, "RATE_LIMIT_UPLOADS"),
+        rate_limit_tokens=_rate(source, "RATE_LIMIT_TOKENS"),
+        rate_limit_passphrases=_rate(source, "RATE_LIMIT_PASSPHRASES"),
+        rate_limit_upload_password=_rate(source, "RATE_LIMIT_UPLOAD_PASSWORD"),
+        trusted_proxies=_whole_number(source, "TRUSTED_PROXIES"),
+        storage_backend=source["STORAGE_BACKEND"].strip().lower(),
+        s3_bucket=source["S3_BUCKET"].strip(),
+        s3_endpoint_url=source["S3_ENDPOINT_URL"].strip() or None,
+        s3_prefix=source["S3_PREFIX"].strip(),
     )
     _validate(config)
     return config
@@ -80,6 +116,17 @@ def _whole_number(source: dict, name: str) -> int:
     if not raw.isascii() or not raw.isdigit():
         raise ConfigError(f"{name} must be a whole number, got {raw!r}.")
     return int(raw)
+
+
+def _rate(source: dict, name: str) -> tuple[int, int] | None:
+    """Parse a rate like 30/minute, 10/10minutes or 5/hour; 0 or empty turns the limit off."""
+    raw = source[name].strip()
+    if raw in ("", "0"):
+        return None
+    match = _RATE.fullmatch(raw)
+    if match is None or int(match.group(1)) == 0 or match.group(2) == "0":
+        raise ConfigError(f"{name} must look like 30/minute or 10/10minutes (0 = off), got {raw!r}.")
+    return int(match.group(1)), int(match.group(2) or 1) * _UNIT_SECONDS[match.group(3)]
 
 
 def _positive_int(source: dict, name: str) -> int:
@@ -101,5 +148,27 @@ def _validate(config: Config) -> None:
         raise ConfigError("DEFAULT_EXPIRES_IN must not be larger than MAX_EXPIRES_IN.")
     if config.storage_dir == config.private_dir:
         raise ConfigError("ENCRYPTED_FILE_STORAGE and PRIVATE_FOLDER must be different folders.")
+    if config.trusted_proxies > MAX_TRUSTED_PROXIES:
+        raise ConfigError(f"TRUSTED_PROXIES is the number of proxies in front (0-{MAX_TRUSTED_PROXIES}), "
+                          f"got {config.trusted_proxies}.")
     if config.frontend_dir is not None and not (config.frontend_dir / "index.html").is_file():
         raise ConfigError(f"FRONTEND_DIR has no index.html: {config.frontend_dir}")
+    _validate_storage(config)
+
+
+def _validate_storage(config: Config) -> None:
+    if config.storage_backend not in STORAGE_BACKENDS:
+        raise ConfigError(f"STORAGE_BACKEND must be local or s3, got {config.storage_backend!r}.")
+    if config.storage_backend != "s3":
+        return
+    if not config.s3_bucket:
+        raise ConfigError("STORAGE_BACKEND=s3 needs S3_BUCKET, the name of an existing bucket. Credentials come "
+                          "from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or another standard AWS source).")
+    if not _BUCKET.fullmatch(config.s3_bucket):
+        raise ConfigError(f"S3_BUCKET must be a bucket name (3-63 of a-z, 0-9, dot, dash), got {config.s3_bucket!r}.")
+    if config.s3_endpoint_url and not config.s3_endpoint_url.startswith(("http://", "https://")):
+        raise ConfigError(f"S3_ENDPOINT_URL must start with http:// or https://, got {config.s3_endpoint_url!r}.")
+    if config.s3_prefix and (not config.s3_prefix.endswith("/") or config.s3_prefix.startswith("/")
+                             or not config.s3_prefix.isascii() or not config.s3_prefix.isprintable()):
+        raise ConfigError(f"S3_PREFIX must be empty or a folder like anon-hosting/ (ending in /, not starting "
+                          f"with one), got {config.s3_prefix!r}.")

@@ -4,6 +4,8 @@ import pytest
 
 from anon_hosting import create_app
 
+from .s3server import s3_server  # noqa: F401 - session fixture: one S3 server process for every test that asks
+
 
 @pytest.fixture
 def app_config(tmp_path):

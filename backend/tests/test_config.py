@@ -53,3 +53,28 @@ def test_test_config_ignores_the_environment_and_allows_short_keys(monkeypatch):
     monkeypatch.setenv("MAX_UPLOAD_BYTES", "5")
     c = config.load({"SECRET_KEY": "short"})
     assert c.testing and c.max_upload_bytes == 2 * 1024**3
+
+
+def test_storage_defaults_to_the_local_folder(monkeypatch, tmp_path):
+    c = load_env(monkeypatch, tmp_path, SECRET_KEY=GOOD, S3_BUCKET="ignored-while-local")
+    assert (c.storage_backend, c.s3_endpoint_url, c.s3_prefix) == ("local", None, "")
+
+
+def test_s3_storage_settings(monkeypatch, tmp_path):
+    c = load_env(monkeypatch, tmp_path, SECRET_KEY=GOOD, STORAGE_BACKEND="S3", S3_BUCKET="anon-files",
+                 S3_ENDPOINT_URL="http://minio:9000", S3_PREFIX="anon-hosting/")
+    assert (c.storage_backend, c.s3_bucket, c.s3_endpoint_url, c.s3_prefix) == (
+        "s3", "anon-files", "http://minio:9000", "anon-hosting/")
+
+
+@pytest.mark.parametrize("env,message", [
+    ({"STORAGE_BACKEND": "gcs"}, "STORAGE_BACKEND must be local or s3"),
+    ({"STORAGE_BACKEND": "s3"}, "STORAGE_BACKEND=s3 needs S3_BUCKET"),
+    ({"STORAGE_BACKEND": "s3", "S3_BUCKET": "Bad_Bucket"}, "S3_BUCKET must be a bucket name"),
+    ({"STORAGE_BACKEND": "s3", "S3_BUCKET": "ok-bucket", "S3_ENDPOINT_URL": "minio:9000"}, "S3_ENDPOINT_URL"),
+    ({"STORAGE_BACKEND": "s3", "S3_BUCKET": "ok-bucket", "S3_PREFIX": "no-slash"}, "S3_PREFIX"),
+    ({"STORAGE_BACKEND": "s3", "S3_BUCKET": "ok-bucket", "S3_PREFIX": "/rooted/"}, "S3_PREFIX"),
+])
+def test_bad_storage_settings_fail_with_a_clear_message(monkeypatch, tmp_path, env, message):
+    with pytest.raises(ConfigError, match=message):
+        load_env(monkeypatch, tmp_path, SECRET_KEY=GOOD, **env)

@@ -85,5 +85,9 @@ def check_name(name: str) -> str:
 
 
 def from_config(config) -> Storage:
+    """The backend ``config.storage_backend`` names; each is imported only when chosen (boto3 is heavy)."""
+    if config.storage_backend == "s3":
+        from .s3 import S3Storage
+        return S3Storage(config.s3_bucket, config.s3_prefix, config.s3_endpoint_url)
     from .local import LocalStorage
     return LocalStorage(config.storage_dir)

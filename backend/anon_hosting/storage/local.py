@@ -35,13 +35,23 @@ class LocalStorage(Storage):
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def put(self, name: str, chunks: Iterable[bytes], state: State) -> int:
+        # The bytes first, into a temp file: a writer killed while receiving them (the long part) leaves
+        # only that temp file, which sweep_temp removes. Then the state, then the two names, state first.
+        # Each file was fsynced on its own; one fsync of the folder then makes both names durable at once
+        # (it was one per name: a small upload's third journal commit of four).
         blob, state_path = self._paths(name)
-        self._write_new(state_path, [_encode(state)])
+        tmp, size = self._write_temp(chunks)
         try:
-            return self._write_new(blob, chunks)
-        except BaseException:
-            state_path.unlink(missing_ok=True)
-            raise
+            self._link_temp([_encode(state)], state_path)
+            try:
+                os.link(tmp, blob)
+            except BaseException:
+                state_path.unlink(missing_ok=True)
+                raise
+        finally:
+            tmp.unlink()
+        self._fsync_root()
+        return size
 
     def open(self, name: str) -> Blob:
         try:
@@ -120,14 +130,13 @@ class LocalStorage(Storage):
         blob = self.root / check_name(name)
         return blob, blob.with_name(name + STATE_SUFFIX)
 
-    def _write_new(self, final: Path, chunks: Iterable[bytes]) -> int:
-        tmp, size = self._write_temp(chunks)
+    def _link_temp(self, chunks: Iterable[bytes], final: Path) -> None:
+        """Write a complete fsynced temp file and link it to ``final`` (never replacing); the folder is not fsynced."""
+        tmp, _ = self._write_temp(chunks)
         try:
             os.link(tmp, final)
         finally:
             tmp.unlink()
-        self._fsync_root()
-        return size
 
     def _write_temp(self, chunks: Iterable[bytes]) -> tuple[Path, int]:
         """A complete, fsynced temp file; removed again if anything fails."""

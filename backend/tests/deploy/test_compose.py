@@ -133,3 +133,57 @@ def test_http_port_is_configurable(project):
     assert result.returncode == 0, result.stderr
     ports = json.loads(result.stdout)["services"]["nginx"]["ports"]
     assert ports[0]["published"] == "9090"
+
+
+# -- the optional s3 profile (MinIO) -------------------------------------------------
+
+S3_ENV = {"COMPOSE_PROFILES": "s3", "STORAGE_BACKEND": "s3", "S3_BUCKET": "anon-files",
+          "S3_ENDPOINT_URL": "http://minio:9000", "AWS_ACCESS_KEY_ID": "anon-app",
+          "AWS_SECRET_ACCESS_KEY": "minio-secret-0123456789"}
+
+
+@pytest.fixture
+def s3_config(project):
+    lines = [line for line in (project / ".env").read_text().splitlines()
+             if line.lstrip("# ").split("=", 1)[0] not in S3_ENV]
+    (project / ".env").write_text("\n".join(lines + [f"{k}={v}" for k, v in S3_ENV.items()]) + "\n")
+    result = _compose(project, "config", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_minio_is_off_without_the_s3_profile(config):
+    assert set(config["services"]) == {"backend", "nginx"}
+    assert config["services"]["backend"]["depends_on"]["minio-setup"]["required"] is False
+
+
+def test_the_s3_profile_adds_minio_and_points_the_backend_at_it(s3_config):
+    services = s3_config["services"]
+    assert {"backend", "nginx", "minio", "minio-setup"} == set(services)
+    env = services["backend"]["environment"]
+    assert (env["STORAGE_BACKEND"], env["S3_BUCKET"], env["S3_ENDPOINT_URL"]) == ("s3", "anon-files", "http://minio:9000")
+    assert services["backend"]["depends_on"]["minio-setup"]["condition"] == "service_completed_successfully"
+    assert services["minio-setup"]["depends_on"]["minio"]["condition"] == "service_healthy"
+
+
+def test_minio_is_pinned_private_persistent_and_healthchecked(s3_config):
+    minio = s3_config["services"]["minio"]
+    image, tag = minio["image"].rsplit(":", 1)
+    assert image == "minio/minio" and tag.startswith("RELEASE.")
+    assert s3_config["services"]["minio-setup"]["image"] == minio["image"]
+    assert "ports" not in minio and list(minio["networks"]) == ["internal"]
+    mounts = {v["target"]: v for v in minio["volumes"]}
+    assert mounts["/data"]["type"] == "volume" and mounts["/data"]["source"] == "objects"
+    assert minio["healthcheck"]["test"][0] in ("CMD", "CMD-SHELL") and minio["restart"] == "unless-stopped"
+    assert (minio["environment"]["MINIO_ROOT_USER"], minio["environment"]["MINIO_ROOT_PASSWORD"]) == (
+        "anon-app", "minio-secret-0123456789")
+
+
+def test_minio_refuses_to_start_with_empty_credentials(config, project):
+    result = _compose(project, "--profile", "s3", "config", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    minio = json.loads(result.stdout)["services"]["minio"]
+    assert minio["environment"]["MINIO_ROOT_USER"] == ""  # .env.example sets none...
+    assert 'test -n "$$MINIO_ROOT_USER"' in minio["command"][0]  # ...and then MinIO is never started
+    assert "SECRET_KEY" not in minio["environment"]
+    assert "env_file" not in minio and "env_file" not in json.loads(result.stdout)["services"]["minio-setup"]

@@ -37,7 +37,12 @@ HOST = "127.0.0.1"
 # Everything config.py reads: never inherited from the environment running the tests.
 APP_ENV_VARS = ("WEBSITE_NAME", "ENCRYPTED_FILE_STORAGE", "PRIVATE_FOLDER", "SECRET_KEY", "MAX_UPLOAD_BYTES",
                 "DEFAULT_EXPIRES_IN", "MAX_EXPIRES_IN", "CORS_ORIGINS", "FRONTEND_DIR", "ANON_HOSTING_ENV_FILE",
-                "WEB_CONCURRENCY", "GUNICORN_THREADS", "GUNICORN_CMD_ARGS")
+                "WEB_CONCURRENCY", "GUNICORN_THREADS", "GUNICORN_CMD_ARGS", "RATE_LIMIT_UPLOADS",
+                "RATE_LIMIT_TOKENS", "RATE_LIMIT_PASSPHRASES", "RATE_LIMIT_UPLOAD_PASSWORD", "TRUSTED_PROXIES",
+                "STORAGE_BACKEND", "S3_BUCKET", "S3_ENDPOINT_URL", "S3_PREFIX")
+# Every test client is 127.0.0.1, so the per-IP limits are off unless a test turns them on (extra_env).
+NO_RATE_LIMITS = {"RATE_LIMIT_UPLOADS": "0", "RATE_LIMIT_TOKENS": "0", "RATE_LIMIT_PASSPHRASES": "0",
+                  "RATE_LIMIT_UPLOAD_PASSWORD": "0"}
 
 
 def random_secret_key(length: int = 48) -> str:
@@ -65,6 +70,7 @@ def gunicorn_env(storage_dir: Path, private_dir: Path, secret_key: str, *, worke
         "ANON_HOSTING_ENV_FILE": "/dev/null",
         "WEB_CONCURRENCY": str(workers),
         "PYTHONUNBUFFERED": "1",
+        **NO_RATE_LIMITS,
     })
     if max_upload_bytes is not None:
         env["MAX_UPLOAD_BYTES"] = str(max_upload_bytes)
@@ -134,7 +140,7 @@ class GunicornServer:
             try:
                 if requests.get(self.url("/api/health"), timeout=2).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not up yet, or slow on a busy machine
                 pass
             time.sleep(0.05)
         raise ServerFailed(f"gunicorn did not answer /api/health within {self.start_timeout}s; "

@@ -1,0 +1,274 @@
+"""S3 storage: ``<prefix><name>`` (blob) and ``<prefix><name>.state`` (JSON) per file, in one bucket.
+
+Contract (see ``storage.Storage``). The blob's bytes go out first, as a multipart
+upload of ``part_size`` parts, so memory stays at about one part whatever the
+file's size; then the state is created with ``If-None-Match: *``, then the upload
+is completed, also with ``If-None-Match: *`` (a file that fits in one part is one
+``put_object`` instead). Nothing is visible before completion, nothing is ever
+overwritten, and on any error (the chunks raising, a closed generator, S3
+refusing) the multipart upload is aborted and the state removed again. Unfinished
+multipart uploads are S3's temp files: a writer killed mid-upload leaves one, and
+``sweep_temp`` aborts those idle for ``TEMP_MAX_IDLE`` seconds.
+
+State updates are compare-and-swap: GET (ETag), ``mutate``, PUT with ``If-Match``,
+retried after a short jittered pause when another writer came first (412, or 409
+while S3 settles two racing writes). S3 checks the condition atomically, which
+serialises every update of a name across processes and replicas. A PUT whose
+answer was lost is retried by the client, meets its own ETag change and is
+applied again: every lifecycle rule then errs on the safe side (a download
+counted twice, never not at all). Only this module imports boto3.
+"""
+
+import json
+import random
+import secrets
+import time
+from collections.abc import Callable, Iterable, Iterator
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ..errors import InsufficientStorage, NotFound, StorageUnavailable
+from . import NAME_PATTERN, Blob, State, Storage, check_name
+
+PART_SIZE = 8 * 1024 * 1024
+MIN_PART_SIZE = 5 * 1024 * 1024  # S3's smallest part, except the last one
+STATE_SUFFIX = ".state"
+TEMP_MAX_IDLE = 3600  # seconds without a new part before an upload counts as abandoned
+UPDATE_TRIES = 12
+LIST_PAGE_SIZE = 1000  # keys per listing request (S3's maximum)
+BACKOFF_BASE, BACKOFF_CAP = 0.01, 0.5  # seconds
+_CONFLICT = {"PreconditionFailed", "ConditionalRequestConflict"}
+_MISSING = {"NoSuchKey", "NotFound", "404"}
+_FULL = {"EntityTooLarge", "QuotaExceeded", "InsufficientStorage", "XMinioStorageFull",
+         "XMinioAdminBucketQuotaExceeded"}
+
+
+class S3Storage(Storage):
+    def __init__(self, bucket: str, prefix: str = "", endpoint_url: str | None = None, *,
+                 part_size: int = PART_SIZE, client=None):
+        if part_size < MIN_PART_SIZE:
+            raise ValueError(f"part_size must be at least {MIN_PART_SIZE} bytes")
+        self.bucket, self.prefix, self.part_size = bucket, prefix, part_size
+        self.client = client or _client(endpoint_url)
+
+    def put(self, name: str, chunks: Iterable[bytes], state: State) -> int:
+        blob_key, state_key = self._keys(name)
+        upload = {"Key": blob_key, "UploadId": None, "Parts": []}
+        try:
+            tail, size = self._send_parts(upload, chunks)
+            self._create(state_key, _encode(state))
+            try:
+                self._complete(upload, tail)
+            except BaseException:
+                self._quietly(self.client.delete_object, Bucket=self.bucket, Key=state_key)
+                raise
+        except BaseException as exc:
+            if upload["UploadId"] is not None:
+                self._quietly(self.client.abort_multipart_upload, Bucket=self.bucket, Key=blob_key,
+                              UploadId=upload["UploadId"])
+            if _code(exc) in _FULL or _status(exc) == 507:
+                raise InsufficientStorage() from exc
+            raise
+        return size
+
+    def open(self, name: str) -> Blob:
+        obj = self._get(self._keys(name)[0])
+        return Blob(_Body(obj["Body"]), obj["ContentLength"])
+
+    def read_state(self, name: str) -> State:
+        return self._read_state(self._keys(name)[1])[0]
+
+    def update_state(self, name: str, mutate: Callable[[State], State]) -> State:
+        key = self._keys(name)[1]
+        for attempt in range(UPDATE_TRIES):
+            state, etag = self._read_state(key)
+            new = mutate(state)  # raising here writes nothing
+            try:
+                self.client.put_object(Bucket=self.bucket, Key=key, Body=_encode(new), IfMatch=etag)
+                return new
+            except ClientError as exc:
+                if _code(exc) in _MISSING:
+                    raise NotFound() from None
+                if _code(exc) not in _CONFLICT:
+                    raise
+            time.sleep(random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** attempt)))  # noqa: S311 - jitter  # nosec B311
+        raise StorageUnavailable("This file is very busy right now. Please try again in a moment.")
+
+    def delete(self, name: str) -> bool:
+        blob_key, state_key = self._keys(name)
+        existed = self._exists(state_key)
+        self.client.delete_object(Bucket=self.bucket, Key=state_key)
+        self.client.delete_object(Bucket=self.bucket, Key=blob_key)
+        return existed
+
+    def delete_blob(self, name: str) -> bool:
+        blob_key = self._keys(name)[0]
+        existed = self._exists(blob_key)
+        self.client.delete_object(Bucket=self.bucket, Key=blob_key)
+        return existed
+
+    def names(self) -> Iterator[str]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.prefix, PaginationConfig={"PageSize": LIST_PAGE_SIZE})
+        for page in pages:
+            for obj in page.get("Contents", []):
+                name = obj["Key"][len(self.prefix):].removesuffix(STATE_SUFFIX)
+                if obj["Key"].endswith(STATE_SUFFIX) and NAME_PATTERN.fullmatch(name):
+                    yield name
+
+    def exists(self, name: str) -> bool:
+        return self._exists(self._keys(name)[0])
+
+    def ping(self) -> None:
+        key = f"{self.prefix}.ping-{secrets.token_hex(8)}"
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=b"ok")
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageUnavailable() from exc
+
+    def sweep_temp(self, now: float | None = None) -> int:
+        """Abort the multipart uploads of our blobs that have not grown for TEMP_MAX_IDLE seconds."""
+        now = time.time() if now is None else now
+        aborted = 0
+        pages = self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket, Prefix=self.prefix)
+        for upload in (u for page in pages for u in page.get("Uploads", [])):
+            if not NAME_PATTERN.fullmatch(upload["Key"][len(self.prefix):]):
+                continue
+            if self._last_activity(upload) > now - TEMP_MAX_IDLE:
+                continue
+            try:
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+                aborted += 1
+            except ClientError as exc:
+                if _code(exc) != "NoSuchUpload":  # finished or aborted meanwhile
+                    raise
+        return aborted
+
+    # -- helpers ---------------------------------------------------------------
+
+    def _keys(self, name: str) -> tuple[str, str]:
+        blob_key = self.prefix + check_name(name)
+        return blob_key, blob_key + STATE_SUFFIX
+
+    def _send_parts(self, upload: dict, chunks: Iterable[bytes]) -> tuple[bytearray, int]:
+        """Upload every full part as soon as it is full; return what is left (less than a part) and the size."""
+        tail, size = bytearray(), 0
+        for chunk in chunks:
+            tail += chunk
+            size += len(chunk)
+            while len(tail) >= self.part_size:
+                with memoryview(tail) as view:
+                    part = bytes(view[:self.part_size])  # one copy, not two
+                del tail[:self.part_size]
+                self._upload_part(upload, part)
+        return tail, size
+
+    def _upload_part(self, upload: dict, data: bytes) -> None:
+        if upload["UploadId"] is None:
+            upload["UploadId"] = self.client.create_multipart_upload(Bucket=self.bucket, Key=upload["Key"])["UploadId"]
+        number = len(upload["Parts"]) + 1
+        answer = self.client.upload_part(Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"],
+                                         PartNumber=number, Body=data)
+        upload["Parts"].append({"PartNumber": number, "ETag": answer["ETag"]})
+
+    def _complete(self, upload: dict, tail: bytearray) -> None:
+        if upload["UploadId"] is None:
+            self._create(upload["Key"], bytes(tail))
+            return
+        if tail:
+            self._upload_part(upload, bytes(tail))
+        try:
+            self.client.complete_multipart_upload(Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"],
+                                                  MultipartUpload={"Parts": upload["Parts"]}, IfNoneMatch="*")
+        except ClientError as exc:
+            if _code(exc) in _CONFLICT:
+                raise FileExistsError(upload["Key"]) from None
+            raise
+
+    def _create(self, key: str, body: bytes) -> None:
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=body, IfNoneMatch="*")
+        except ClientError as exc:
+            if _code(exc) in _CONFLICT:
+                raise FileExistsError(key) from None
+            raise
+
+    def _get(self, key: str) -> dict:
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if _code(exc) in _MISSING:
+                raise NotFound() from None
+            raise
+
+    def _read_state(self, key: str) -> tuple[State, str]:
+        obj = self._get(key)
+        with obj["Body"] as body:
+            return json.loads(body.read()), obj["ETag"]
+
+    def _exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if _code(exc) in _MISSING:
+                return False
+            raise
+        return True
+
+    def _last_activity(self, upload: dict) -> float:
+        latest = upload["Initiated"].timestamp()
+        pages = self.client.get_paginator("list_parts").paginate(Bucket=self.bucket, Key=upload["Key"],
+                                                                 UploadId=upload["UploadId"])
+        for part in (p for page in pages for p in page.get("Parts", [])):
+            latest = max(latest, part["LastModified"].timestamp())
+        return latest
+
+    @staticmethod
+    def _quietly(call, **kwargs) -> None:
+        """Clean-up after a failure: never hide the original error (the sweeper retries what fails here)."""
+        try:  # noqa: SIM105 - kept explicit beside the reason below
+            call(**kwargs)
+        except Exception:  # noqa: BLE001, S110 - best effort, the sweeper retries  # nosec B110
+            pass
+
+
+class _Body:
+    """An S3 GET body that reads exactly ``n`` bytes unless the object ends first, like a file."""
+
+    def __init__(self, body):
+        self._body = body
+
+    def read(self, n: int) -> bytes:
+        data = self._body.read(n)
+        while 0 < len(data) < n:
+            more = self._body.read(n - len(data))
+            if not more:
+                break
+            data += more
+        return data
+
+    def close(self) -> None:
+        self._body.close()
+
+
+def _client(endpoint_url: str | None):
+    """Credentials and region come from boto3's usual sources (AWS_* variables, instance roles)."""
+    config = Config(s3={"addressing_style": "path"} if endpoint_url else {},
+                    retries={"mode": "standard", "max_attempts": 3},
+                    connect_timeout=5, read_timeout=60, max_pool_connections=32)
+    return boto3.client("s3", endpoint_url=endpoint_url or None, config=config)
+
+
+def _encode(state: State) -> bytes:
+    return json.dumps(state, separators=(",", ":"), sort_keys=True).encode()
+
+
+def _code(exc: BaseException) -> str | None:
+    return exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
+
+
+def _status(exc: BaseException) -> int | None:
+    return exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") if isinstance(exc, ClientError) else None
