@@ -3,21 +3,33 @@
 Contract: ``create_app(test_config=None)`` builds the Flask app. It reads and
 validates the configuration (``config``), opens the storage and sweeps what dead
 writers left, opens or creates the sealed key set, and wires them into one
-``FileService`` that the HTTP layer uses. Nothing is created at import time.
+``FileService`` that the HTTP layer uses. Nothing is created at import time,
+and nothing of the server is imported either: Flask and the crypto load inside
+``create_app``, so the command-line client (``anon_hosting.client``, which
+imports this package first) starts small and fast.
 """
+
+from __future__ import annotations
 
 import hashlib
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from flask import Flask
+if TYPE_CHECKING:
+    from flask import Flask
 
-from . import cli, config, http, keys, sweeper
-from .service import FileService, Limits
-from .storage import from_config
+    from . import config
+    from .service import FileService
 
 
 def create_app(test_config: dict | None = None) -> Flask:
+    from flask import Flask
+
+    from . import cli, config, http, keys
+    from .service import FileService, Limits
+    from .storage import from_config
+
     site = config.load(test_config)
     app = Flask(__name__, static_folder=None)
     app.config.update(
@@ -47,6 +59,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def _start_sweeper_on_first_request(app: Flask, service: FileService, site: config.Config) -> None:
     """Serving processes sweep; CLI commands, which also build the app, do not."""
+    from . import sweeper
+
     started = []
 
     @app.before_request

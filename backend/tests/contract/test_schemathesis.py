@@ -1,0 +1,86 @@
+"""Fuzz a real gunicorn with the spec it serves (schemathesis): no 5xx and no answer the spec does not declare.
+
+The schema is the package's openapi.yaml (test_openapi.py checks that the
+server serves exactly that file; schemathesis' lazy ``from_fixture`` loader does
+not work with pytest 9). Every operation goes through schemathesis' examples, coverage and fuzzing phases
+(``test_operations``), and the links in the spec (upload → info, retrieve,
+delete) drive stateful scenarios with real tokens (``test_stateful_scenarios``).
+
+Budget: about a minute in ``make test`` (deterministic, so CI is stable);
+``ANON_HOSTING_LONG_FUZZ=1`` runs a much longer randomised search.
+
+All of schemathesis' checks run, with three adjustments that follow from the
+design rather than hide a bug:
+- ``positive_data_acceptance`` also accepts 400 and 410: a schema-valid token is
+  almost never a real one, so the server answers ``400 invalid_token`` by design,
+  and a file used up earlier in a scenario answers ``410``.
+- ``ensure_resource_availability`` is off: deleting is ``POST /api/files/delete``,
+  which schemathesis cannot recognise as a delete, so a file deleted earlier in a
+  scenario would look like "created but not found".
+- ``negative_data_rejection`` is skipped for multipart bodies: every form field
+  is text on the wire, so a passphrase "mutated into the integer -11995" is the
+  valid passphrase ``"-11995"``.
+"""
+
+import os
+from collections import Counter
+
+import hypothesis
+import pytest
+import schemathesis
+from schemathesis.specs.openapi.checks import negative_data_rejection
+
+from .spec import SPEC_PATH
+
+LONG = os.environ.get("ANON_HOSTING_LONG_FUZZ") == "1"
+MAX_EXAMPLES = 1000 if LONG else 60
+STATEFUL_SCENARIOS = 500 if LONG else 30
+CASES: Counter[str] = Counter()  # requests sent per operation, reported at the end of the session
+
+
+def _config() -> schemathesis.Config:
+    return schemathesis.Config.from_dict({
+        "generation": {"max-examples": MAX_EXAMPLES, "deterministic": not LONG, "database": "none"},
+        "checks": {
+            "positive_data_acceptance": {"expected-statuses": ["2xx", "400", "401", "403", "404", "409", "410",
+                                                               "429"]},
+            "ensure_resource_availability": {"enabled": False},
+        },
+        "request-timeout": 30,
+    })
+
+
+@pytest.fixture(scope="module")
+def fuzz_session(server):
+    return server.session()  # records every token the fuzzing gets, for the log audit
+
+
+def _excluded(case) -> list:
+    return [negative_data_rejection] if (case.media_type or "").startswith("multipart/") else []
+
+
+schema = schemathesis.openapi.from_path(SPEC_PATH, config=_config())
+
+
+@schema.parametrize()
+def test_operations(case, server, fuzz_session):
+    CASES[case.operation.label] += 1
+    case.call_and_validate(base_url=server.base_url, session=fuzz_session, excluded_checks=_excluded(case))
+
+
+def test_stateful_scenarios(server, fuzz_session):
+    class Scenarios(schema.as_state_machine()):
+        def get_call_kwargs(self, case):
+            CASES[f"stateful {case.operation.label}"] += 1
+            return {"base_url": server.base_url, "session": fuzz_session}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            case.validate_response(response, additional_checks=additional_checks, excluded_checks=_excluded(case),
+                                   transport_kwargs=kwargs or None, recorder=getattr(self, "recorder", None))
+
+    Scenarios.run(settings=hypothesis.settings(
+        max_examples=STATEFUL_SCENARIOS, deadline=None, derandomize=not LONG, database=None,
+        stateful_step_count=6, suppress_health_check=list(hypothesis.HealthCheck)))
+    assert CASES["stateful POST /api/files"] > 0, "the scenarios never uploaded a file"
+    linked = [label for label in CASES if label.startswith("stateful POST /api/files/")]
+    assert len(linked) == 3, f"the links did not reach info, retrieve and delete: {sorted(CASES)}"
