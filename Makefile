@@ -23,14 +23,17 @@ SERVE = HOST=$(HOST) PORT=$(PORT) exec $(VPY) scripts/stack.py run
 # npm steps only once the frontend has a lock file.
 NPM_STAMP := $(if $(wildcard frontend/package-lock.json),$(STAMPS)/npm)
 
-.PHONY: help setup system-deps run test lint lock clean
+.PHONY: help setup system-deps run test lint audit lock bench clean
 
 help:
 	@echo "make setup        .venv, Python deps (hash-checked), .env, frontend npm deps"
 	@echo "make system-deps  Debian packages nginx and chromium (as root)"
 	@echo "make run          serve on HOST=$(HOST) PORT=$(PORT)"
-	@echo "make test         backend tests, then end-to-end tests"
+	@echo "make test         lint, dependency audit, backend tests, then end-to-end tests"
+	@echo "make lint         ruff (with its security rules) and bandit on the backend"
+	@echo "make audit        known-vulnerability audit of the locked dependencies"
 	@echo "make lock         regenerate backend/requirements*.lock with hashes"
+	@echo "make bench        throughput, memory and small files vs the machine's limits (BENCH_ARGS=--large adds 1 GiB)"
 	@echo "make clean        remove .venv and stamps (keeps .env and data/)"
 
 # ensure_env.py is silent and quick when .env is already fine.
@@ -63,7 +66,9 @@ system-deps:
 	@missing=""; \
 	[ -x $(NGINX_BIN) ] || missing="$$missing nginx"; \
 	[ -x $(CHROMIUM_BIN) ] || missing="$$missing chromium"; \
-	if [ -z "$$missing" ]; then echo "system-deps: nginx and chromium present"; exit 0; fi; \
+	command -v curl >/dev/null || missing="$$missing curl"; \
+	command -v jq >/dev/null || missing="$$missing jq"; \
+	if [ -z "$$missing" ]; then echo "system-deps: nginx, chromium, curl and jq present"; exit 0; fi; \
 	if [ "$$(id -u)" != 0 ]; then \
 		echo "error: missing Debian packages:$$missing. Run as root: apt-get install$$missing" >&2; exit 1; fi; \
 	export DEBIAN_FRONTEND=noninteractive; \
@@ -73,17 +78,32 @@ run: setup
 	$(PYTHON) scripts/ensure_env.py --make-dirs
 	$(SERVE)
 
-# Both suites always run; the target fails if either does.
+# Every step always runs; the target fails if any does.
 test: setup system-deps
 	@rc=0; \
+	$(MAKE) --no-print-directory lint || rc=1; \
+	$(MAKE) --no-print-directory audit || rc=1; \
 	$(VENV)/bin/pytest backend/tests || rc=1; \
 	if [ -n "$$(find e2e -name 'test_*.py' -o -name '*_test.py' 2>/dev/null)" ]; then \
 		$(VENV)/bin/pytest e2e || rc=1; \
 	else echo "e2e: no tests yet in e2e/, skipping"; fi; \
 	exit $$rc
 
-lint:
-	@echo "lint: nothing configured yet"
+# Settings live in backend/pyproject.toml ([tool.ruff], [tool.bandit]).
+lint: setup
+	cd backend && ../$(VENV)/bin/ruff check anon_hosting tests
+	cd backend && ../$(VENV)/bin/bandit -q -c pyproject.toml -r anon_hosting
+
+# Passes only without known advisories (or with a reasoned exception in backend/audit-exceptions.txt);
+# says plainly how many pins it could check, and skips loudly when no advisory source answers.
+audit: setup
+	$(VPY) scripts/audit_deps.py $(DEV_LOCK) --exceptions backend/audit-exceptions.txt
+
+# A benchmark, not a test: it starts the real stack (nginx + gunicorn) on loopback, prints a table and
+# rewrites docs/performance.md's generated block and docs/performance.png. BENCH_ARGS=--large adds 1 GiB.
+BENCH_ARGS ?=
+bench: setup
+	$(VPY) bench/perf.py $(BENCH_ARGS)
 
 lock: $(STAMPS)/uv/bin/uv
 	$(UV_COMPILE) backend/pyproject.toml -o $(LOCK)

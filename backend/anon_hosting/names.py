@@ -21,6 +21,7 @@ def clean(name: str) -> str:
         for ch in name
         if unicodedata.category(ch) not in _DROP
     )
+    name = unicodedata.normalize("NFC", name)  # again: a dropped character may have parted a letter and its accent
     name = " ".join(name.split()).strip(" .")
     if len(name) > MAX_LENGTH:
         stem, dot, ext = name.rpartition(".")

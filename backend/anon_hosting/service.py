@@ -9,6 +9,7 @@ slots, attempts) follows the rules in ``lifecycle``. Time is injectable
 (``now``) so the rules are testable.
 """
 
+import contextlib
 import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -18,8 +19,17 @@ from datetime import UTC, datetime
 from . import lifecycle, names, tokens
 from .crypto import passphrase as pp
 from .crypto import stream
-from .errors import (AppError, BadRequest, CorruptFile, Expired, Forbidden, NotFound, PassphraseRequired, TooLarge,
-                     WrongPassphrase)
+from .errors import (
+    AppError,
+    BadRequest,
+    CorruptFile,
+    Expired,
+    Forbidden,
+    NotFound,
+    PassphraseRequired,
+    TooLarge,
+    WrongPassphrase,
+)
 from .keys import KeyRing
 from .storage import Storage
 
@@ -167,10 +177,8 @@ class FileService:
     def _release(self, name: str, lease: str | None) -> None:
         if lease is None:
             return
-        try:
+        with contextlib.suppress(NotFound):  # deleted meanwhile: nothing to release
             self.storage.update_state(name, lambda s: lifecycle.release(s, lease))
-        except NotFound:
-            pass
 
     def _open(self, token: str, passphrase: str | None, now: float | None):
         claims = tokens.verify(token, self.keyring)

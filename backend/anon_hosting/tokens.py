@@ -2,8 +2,9 @@
 
 Contract: ``issue(claims, keyring)`` returns a compact JWE string;
 ``verify(token, keyring)`` returns the ``FileClaims`` (download token) or
-``OwnerClaims`` (owner token) inside, or raises the one opaque ``InvalidToken``. Nothing is parsed before the cheap shape checks (length,
-compact form with an empty key part, exact protected header), and jwcrypto only
+``OwnerClaims`` (owner token) inside, or raises the one opaque ``InvalidToken``.
+Nothing is parsed before the cheap shape checks (length, compact form with an
+empty key part, exact protected header), and jwcrypto only
 ever sees the single key named by ``kid`` with ``algs`` pinned, so PBES2, zip,
 JWS and "try every key" paths cannot be reached. Expiry is the caller's rule:
 ``verify`` returns ``expires_at`` and does not compare it with the clock.
@@ -82,7 +83,7 @@ def verify(token: object, keyring: KeyRing) -> FileClaims | OwnerClaims:
         parsed = jwe.JWE(algs=ALGS)
         parsed.deserialize(match.group(0), key=key)
         body = json.loads(parsed.payload)
-    except Exception:  # jwcrypto raises many types; to a client they all mean one thing
+    except Exception:  # noqa: BLE001 - jwcrypto raises many types; to a client they all mean one thing
         raise InvalidToken() from None
     return _claims(body)
 

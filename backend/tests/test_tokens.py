@@ -40,6 +40,26 @@ def test_round_trip(keyring):
     assert tokens.verify(tokens.issue(c, keyring), keyring) == c
 
 
+def test_tokens_are_standard_compact_jwe_that_jwcrypto_reads(keyring):
+    c = claims("отчёт.pdf")
+    parsed = jwe.JWE(algs=["dir", "A256GCM"])
+    parsed.deserialize(tokens.issue(c, keyring), key=our_key(keyring))
+    body = json.loads(parsed.payload)
+    assert (body["n"], body["s"], base64url_decode(body["k"])) == (c.name, c.storage_name, c.file_key)
+
+
+def test_tokens_sealed_by_jwcrypto_verify(keyring):
+    c = claims()
+    body = {"v": 1, "n": c.name, "s": c.storage_name, "k": base64url_encode(c.file_key), "iat": c.created_at,
+            "exp": c.expires_at}
+    assert tokens.verify(raw_jwe(our_key(keyring), body, {"alg": "dir", "enc": "A256GCM", "kid": "1"}), keyring) == c
+
+
+def test_each_token_gets_a_fresh_iv(keyring):
+    c = claims()
+    assert len({tokens.issue(c, keyring).split(".")[2] for _ in range(50)}) == 50
+
+
 def test_non_ascii_name_round_trips(keyring):
     c = claims("отчёт 📄 ﬁnal.pdf")
     assert tokens.verify(tokens.issue(c, keyring), keyring).name == c.name
@@ -98,7 +118,8 @@ def _hostile(keyring) -> dict[str, object]:
     good = {"v": 1, "n": "a.txt", "s": "A" * 43, "k": base64url_encode(os.urandom(32)), "iat": 1}
     signed = jws.JWS(json.dumps(good).encode())
     signed.add_signature(key, alg="HS256", protected=json.dumps({"alg": "HS256", "kid": "1"}))
-    json_serialized = jwe.JWE(json.dumps(good).encode(), protected=json.dumps({"alg": "dir", "enc": "A256GCM", "kid": "1"}))
+    json_serialized = jwe.JWE(json.dumps(good).encode(),
+                              protected=json.dumps({"alg": "dir", "enc": "A256GCM", "kid": "1"}))
     json_serialized.add_recipient(key)
     none_header = base64url_encode(json.dumps({"alg": "none", "enc": "A256GCM", "kid": "1"}))
     return {

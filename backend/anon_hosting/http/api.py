@@ -1,35 +1,56 @@
 """The JSON API under /api: parse the request, call the service, shape the answer.
 
-Contract: the routes below are the public HTTP contract (docs/CONTRACT in the
-README). Routes hold no try/except, no crypto and no paths; errors are raised
-and turned into JSON by ``http.errors``. A token in a query string is refused on
+Contract: the routes below are the public HTTP contract, described by
+``anon_hosting/openapi.yaml`` (served at /api/openapi.yaml; docs/openapi.yaml
+links to it). Routes hold no try/except, no crypto and no paths; errors are
+raised and turned into JSON by ``http.errors``. A token in a query string is refused on
 every route, because URLs end up in logs, histories and Referer headers.
 """
 
+import hmac
 from dataclasses import asdict
+from functools import cache
+from importlib.resources import files
 
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 
-import hmac
-
-from ..errors import BadRequest, RateLimited, Unauthorized
+from ..errors import BadRequest, Unauthorized, WrongPassphrase
 from ..service import FileService
+from . import ratelimit
+from .errors import error_response
 from .headers import API_HEADERS, download_headers
-from .ratelimit import RateLimiter
 from .uploads import MULTIPART_SLACK, credentials_from, upload_body
 
 api = Blueprint("api", __name__, url_prefix="/api")
-_password_failures = RateLimiter(limit=10, window=600)
 
 
 def _service() -> FileService:
     return current_app.extensions["anon_hosting"]
 
 
+def _limits() -> ratelimit.ClientLimits:
+    return current_app.extensions["anon_hosting.limits"]
+
+
+def _client() -> str:
+    return request.remote_addr or "unknown"
+
+
 @api.before_request
 def _refuse_token_in_url():
     if "token" in request.args:
         raise BadRequest("Tokens must never be sent in a URL. Send them in the POST body.")
+
+
+@api.before_request
+def _rate_limit():
+    ratelimit.check_request(_limits().for_endpoint(request.endpoint), _client())
+
+
+@api.errorhandler(WrongPassphrase)
+def _count_wrong_passphrase(error: WrongPassphrase):
+    ratelimit.record_failure(_limits().passphrases, _client())
+    return error_response(error)
 
 
 @api.after_request
@@ -53,6 +74,17 @@ def config():
             "upload_password_required": bool(site.upload_password)}
 
 
+@api.get("/openapi.yaml")
+def openapi():
+    return Response(_openapi_text(), mimetype="application/yaml")
+
+
+@cache
+def _openapi_text() -> str:
+    """The contract, shipped as package data (docs/openapi.yaml is a symlink to it)."""
+    return files("anon_hosting").joinpath("openapi.yaml").read_text(encoding="utf-8")
+
+
 @api.post("/files")
 def upload():
     _check_upload_password()
@@ -64,7 +96,7 @@ def upload():
 
 @api.post("/files/info")
 def info():
-    return asdict(_service().info(*credentials_from(request)))
+    return asdict(_service().info(*_credentials()))
 
 
 @api.post("/files/delete")
@@ -76,21 +108,27 @@ def delete():
 
 @api.post("/files/retrieve")
 def retrieve():
-    download = _service().retrieve(*credentials_from(request))
+    download = _service().retrieve(*_credentials())
     response = Response(stream_with_context(download.chunks), headers=download_headers(download.name, download.size),
                         direct_passthrough=True)
     response.call_on_close(download.close)
     return response
 
 
+def _credentials() -> tuple[object, str | None]:
+    token, passphrase = credentials_from(request)
+    if passphrase is not None:  # a per-file limit lives in lifecycle; this one spans all files
+        ratelimit.check_attempts(_limits().passphrases, _client())
+    return token, passphrase
+
+
 def _check_upload_password() -> None:
     password = current_app.config["SITE"].upload_password
     if not password:
         return
-    client = request.remote_addr or "unknown"
-    if _password_failures.blocked(client):
-        raise RateLimited(retry_after=_password_failures.retry_after(client))
+    limiter = _limits().upload_password
+    ratelimit.check_attempts(limiter, _client())
     given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
     if not hmac.compare_digest(given.encode(), password.encode()):
-        _password_failures.hit(client)
+        ratelimit.record_failure(limiter, _client())
         raise Unauthorized()

@@ -39,6 +39,8 @@ def register(app: Flask) -> None:
         error = AppError(_MESSAGES.get(exc.code, exc.description))
         error.status = exc.code or 500
         error.code = re.sub(r"\W+", "_", (exc.name or "error").lower()).strip("_")
+        # Keep what the exception says besides its HTML body, e.g. a 405's Allow (RFC 9110 requires it).
+        error.headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
         return error_response(error)
 
     @app.errorhandler(Exception)

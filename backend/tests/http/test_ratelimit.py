@@ -1,0 +1,137 @@
+"""Per-client-IP rate limits and the proxy rule that decides who the client is.
+
+A burst over a limit gets ``429 rate_limited`` in the JSON shape with a
+Retry-After; the limits are counted per address; X-Forwarded-For is ignored
+with TRUSTED_PROXIES=0 (a client cannot dodge its limit by inventing addresses)
+and honoured with 1 (behind our nginx, every client has its own budget).
+"""
+
+import pytest
+
+from anon_hosting import config, create_app
+from anon_hosting.errors import ConfigError
+from anon_hosting.http.ratelimit import RateLimiter
+
+RAW = {"Content-Type": "application/octet-stream", "X-File-Name": "r.txt"}
+PROXY = "10.0.0.2"  # the address our nginx would connect from
+
+
+def assert_rate_limited(response):
+    assert response.status_code == 429, response.get_data(as_text=True)
+    body = response.get_json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
+    assert body["error"]["code"] == "rate_limited" and body["error"]["message"].endswith(".")
+    assert 0 < int(response.headers["Retry-After"]) <= 601
+
+
+def make_client(app_config, **limits):
+    return create_app({**app_config, "RATE_LIMIT_UPLOADS": "0", "RATE_LIMIT_TOKENS": "0", **limits}).test_client()
+
+
+def from_addr(addr: str, xff: str | None = None) -> dict:
+    kwargs = {"environ_base": {"REMOTE_ADDR": addr}}
+    if xff is not None:
+        kwargs["headers"] = {"X-Forwarded-For": xff}
+    return kwargs
+
+
+def upload(client, addr="198.51.100.1", xff=None):
+    kwargs = from_addr(addr, xff)
+    return client.post("/api/files", data=b"x", headers={**RAW, **kwargs.pop("headers", {})}, **kwargs)
+
+
+def test_an_upload_burst_is_rate_limited_per_address(app_config):
+    client = make_client(app_config, RATE_LIMIT_UPLOADS="5/minute")
+    assert [upload(client).status_code for _ in range(5)] == [201] * 5
+    assert_rate_limited(upload(client))
+    assert upload(client, "198.51.100.2").status_code == 201
+
+
+def test_a_token_burst_is_rate_limited_on_info_retrieve_and_delete(app_config):
+    client = make_client(app_config, RATE_LIMIT_TOKENS="6/minute")
+    token = upload(client).get_json()["token"]
+    answers = [client.post(f"/api/files/{path}", json={"token": token}, **from_addr("198.51.100.7")).status_code
+               for path in ("info", "retrieve", "delete") * 2]
+    assert answers == [200, 200, 403] * 2
+    for path in ("info", "retrieve", "delete"):
+        assert_rate_limited(client.post(f"/api/files/{path}", json={"token": token}, **from_addr("198.51.100.7")))
+    assert client.post("/api/files/info", json={"token": token}, **from_addr("198.51.100.8")).status_code == 200
+
+
+def test_health_and_config_are_not_limited(app_config):
+    client = make_client(app_config, RATE_LIMIT_TOKENS="1/minute", RATE_LIMIT_UPLOADS="1/minute")
+    for _ in range(20):
+        assert client.get("/api/health").status_code == 200
+        assert client.get("/api/config").status_code == 200
+
+
+def test_wrong_passphrases_are_limited_per_address_across_files(app_config):
+    client = make_client(app_config, RATE_LIMIT_PASSPHRASES="3/10minutes")
+    tokens = [client.post("/api/files", data=b"s", headers={**RAW, "X-Passphrase": "right"}).get_json()["token"]
+              for _ in range(4)]
+    for token in tokens[:3]:  # one wrong guess per file: the per-file limit never triggers
+        answer = client.post("/api/files/info", json={"token": token, "passphrase": "guess"}, **from_addr("192.0.2.5"))
+        assert answer.get_json()["error"]["code"] == "wrong_passphrase"
+    assert_rate_limited(client.post("/api/files/info", json={"token": tokens[3], "passphrase": "right"},
+                                    **from_addr("192.0.2.5")))
+    assert_rate_limited(client.post("/api/files/retrieve", json={"token": tokens[3], "passphrase": "right"},
+                                    **from_addr("192.0.2.5")))
+    elsewhere = client.post("/api/files/info", json={"token": tokens[3], "passphrase": "right"},
+                            **from_addr("192.0.2.6"))
+    assert elsewhere.status_code == 200
+    plain = client.post("/api/files", data=b"p", headers=RAW).get_json()["token"]
+    assert client.post("/api/files/info", json={"token": plain}, **from_addr("192.0.2.5")).status_code == 200
+
+
+def test_x_forwarded_for_is_ignored_without_trusted_proxies(app_config):
+    client = make_client(app_config, RATE_LIMIT_UPLOADS="3/minute")
+    answers = [upload(client, PROXY, xff=f"203.0.113.{n}").status_code for n in range(4)]
+    assert answers == [201, 201, 201, 429], "invented X-Forwarded-For addresses must not buy new budgets"
+
+
+def test_x_forwarded_for_from_the_trusted_proxy_is_honoured(app_config):
+    client = make_client(app_config, RATE_LIMIT_UPLOADS="3/minute", TRUSTED_PROXIES="1")
+    assert [upload(client, PROXY, xff=f"203.0.113.{n}").status_code for n in range(6)] == [201] * 6
+    assert [upload(client, PROXY, xff="203.0.113.50").status_code for _ in range(4)] == [201, 201, 201, 429]
+    # A client's own X-Forwarded-For comes first; nginx appends the real address, which is the one used.
+    spoofed = [upload(client, PROXY, xff=f"198.18.0.{n}, 203.0.113.77").status_code for n in range(4)]
+    assert spoofed == [201, 201, 201, 429]
+
+
+@pytest.mark.parametrize("raw,parsed", [
+    ("30/minute", (30, 60)), ("10/10minutes", (10, 600)), ("5 / hour", (5, 3600)), ("1/second", (1, 1)),
+    ("100/day", (100, 86400)), ("0", None), ("", None),
+])
+def test_rates_parse(app_config, raw, parsed):
+    assert config.load({**app_config, "RATE_LIMIT_UPLOADS": raw}).rate_limit_uploads == parsed
+
+
+@pytest.mark.parametrize("raw", ["30", "x/minute", "30/fortnight", "0/minute", "5/0minutes", "٣/minute", "-1/hour"])
+def test_bad_rates_are_refused_at_start_up(app_config, raw):
+    with pytest.raises(ConfigError, match="RATE_LIMIT_TOKENS"):
+        config.load({**app_config, "RATE_LIMIT_TOKENS": raw})
+
+
+@pytest.mark.parametrize("raw", ["-1", "x", "6"])
+def test_bad_trusted_proxies_are_refused(app_config, raw):
+    with pytest.raises(ConfigError, match="TRUSTED_PROXIES"):
+        config.load({**app_config, "TRUSTED_PROXIES": raw})
+
+
+def test_defaults(app_config):
+    site = config.load(app_config)
+    assert (site.rate_limit_uploads, site.rate_limit_tokens) == ((30, 60), (120, 60))
+    assert (site.rate_limit_passphrases, site.rate_limit_upload_password) == ((20, 600), (10, 600))
+    assert site.trusted_proxies == 0
+
+
+def test_the_limiter_window_slides_and_memory_is_bounded():
+    now = [0.0]
+    limiter = RateLimiter(limit=2, window=10, max_keys=3, clock=lambda: now[0])
+    assert limiter.acquire("a") and limiter.acquire("a") and not limiter.acquire("a")
+    assert limiter.retry_after("a") == 11
+    now[0] = 10.5
+    assert limiter.acquire("a")
+    for key in "bcde":
+        limiter.hit(key)
+    assert len(limiter._hits) == 3 and "a" not in limiter._hits
