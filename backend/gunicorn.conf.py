@@ -15,7 +15,7 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 timeout = 60
 graceful_timeout = 30
-keepalive = 5
+keepalive = 5  # nginx closes its idle upstream connections first (keepalive_timeout 4s)
 # No query string in the access log: a URL is never a place for a token, and we
 # refuse such requests, but the log must not keep one either.
 accesslog = "-"

@@ -5,6 +5,11 @@ storage, a throw-away key set and ANON_HOSTING_ENV_FILE=/dev/null, so a
 developer's .env is never read. MAX_UPLOAD_BYTES is 256 MiB: the 200 MB
 journey fits, and "too large" needs only a sparse 256 MiB + 1 file.
 
+Every browser and request here comes from 127.0.0.1, so this stack runs
+with rate limits out of reach (NO_NGINX_LIMITS, app limits per minute
+raised): the journeys test the page, not the limits. test_rate_limit.py
+starts its own stacks with tight ones.
+
 E2E_NGINX=0 runs the same journeys against gunicorn alone (FRONTEND_DIR),
 the fallback scripts/stack.py uses where nginx is not installed.
 """
@@ -22,7 +27,7 @@ from playwright.sync_api import expect
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "scripts"))
 
-from stack import Stack  # noqa: E402
+from stack import NO_NGINX_LIMITS, Stack  # noqa: E402
 
 # A busy 2-core machine can take more than expect()'s default 5 s.
 expect.set_options(timeout=15_000)
@@ -51,12 +56,15 @@ def stack(tmp_path_factory):
         "DEFAULT_EXPIRES_IN": "604800",
         "MAX_EXPIRES_IN": "2592000",
         "CORS_ORIGINS": "",
+        "RATE_LIMIT_UPLOADS": "10000/minute",
+        "RATE_LIMIT_TOKENS": "10000/minute",
     }
     running = Stack(
         storage_dir=root / "files",
         private_dir=root / "private",
         workdir=root / "work",
         env=env,
+        nginx_limits=NO_NGINX_LIMITS,
         use_nginx=False if os.environ.get("E2E_NGINX") == "0" else None,
     )
     running.start(timeout=60)

@@ -1,4 +1,4 @@
-"""Shared steps for the user journeys: upload (UI, drop or HTTP), files on disk, hashes."""
+"""Shared steps for the user journeys: upload (UI, drop or HTTP), files on disk, hashes, header checks."""
 
 from __future__ import annotations
 
@@ -35,18 +35,43 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def upload_via_http(base_url: str, data: bytes, name: str, expires_in: int | None = None) -> dict:
+CSP = "default-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+COMMON_HEADERS = {
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def upload_via_http(
+    base_url: str,
+    data: bytes,
+    name: str,
+    expires_in: int | None = None,
+    *,
+    max_downloads: int | None = None,
+    passphrase: str | None = None,
+) -> dict:
     """Upload with the raw-body form of POST /api/files, as the page does."""
     params = {} if expires_in is None else {"expires_in": str(expires_in)}
-    response = requests.post(
-        f"{base_url}/api/files",
-        params=params,
-        data=data,
-        headers={"Content-Type": "application/octet-stream", "X-File-Name": quote(name, safe="")},
-        timeout=30,
-    )
+    if max_downloads is not None:
+        params["max_downloads"] = str(max_downloads)
+    headers = {"Content-Type": "application/octet-stream", "X-File-Name": quote(name, safe="")}
+    if passphrase is not None:
+        headers["X-Passphrase"] = quote(passphrase, safe="")
+    response = requests.post(f"{base_url}/api/files", params=params, data=data, headers=headers, timeout=30)
     assert response.status_code == 201, response.text
     return response.json()
+
+
+def assert_security_headers(response, csp: str = CSP) -> None:
+    """Every security header exactly once (urllib3 keeps repeated headers apart)."""
+    headers = response.raw.headers
+    for name, value in {**COMMON_HEADERS, "Content-Security-Policy": csp}.items():
+        assert headers.getlist(name) == [value], (response.url, name, headers.getlist(name))
+    assert len(headers.getlist("Permissions-Policy")) == 1
+    assert "camera=()" in response.headers["Permissions-Policy"]
+    if response.headers.get("Server", "").startswith("nginx"):
+        assert response.headers["Server"] == "nginx", "server_tokens off: no version"
 
 
 def open_page(page: Page) -> None:
@@ -70,9 +95,22 @@ def drop_file(page: Page, name: str, content: bytes, selector: str = "[data-drop
         page.dispatch_event(selector, event, {"dataTransfer": transfer})
 
 
-def upload_via_ui(page: Page, path: Path) -> str:
-    """Choose `path` in the upload card, wait for the result, return the token."""
+def check_token(page: Page, token: str) -> None:
+    """Paste `token` in "Get a file back" and press Check token."""
+    page.get_by_label("Token or share link").fill(token)
+    page.get_by_role("button", name="Check token").click()
+
+
+def upload_via_ui(page: Page, path: Path, *, downloads: str | None = None, passphrase: str | None = None) -> str:
+    """Choose `path` in the upload card (with the given options), wait for the result, return the token.
+
+    downloads: the visible label of a "Downloads allowed" choice, e.g. "3 downloads".
+    """
     open_page(page)
+    if downloads is not None:
+        page.get_by_label("Downloads allowed").select_option(label=downloads)
+    if passphrase is not None:
+        page.get_by_label("Passphrase (optional)").fill(passphrase)
     page.locator("[data-upload='input']").set_input_files(path)
     token_field = page.locator("#token-out")
     expect(token_field).to_be_visible(timeout=60_000)

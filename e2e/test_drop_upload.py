@@ -18,7 +18,7 @@ def test_drop_a_file_then_copy_the_token(page, clipboard):
     expect(page.locator("[data-result='expires']")).to_contain_text("In 7 days")
 
     page.get_by_role("button", name="Copy token").click()
-    expect(page.locator("[data-upload='notice']")).to_have_text("Token copied to the clipboard.")
+    expect(page.locator("[data-upload='notice']")).to_have_text("Download token copied to the clipboard.")
     assert page.evaluate("navigator.clipboard.readText()") == token
 
     share_link = page.locator("#share-link").input_value()

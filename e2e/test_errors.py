@@ -5,12 +5,7 @@ import time
 from playwright.sync_api import expect
 
 from conftest import MAX_UPLOAD_BYTES
-from helpers import open_page, upload_via_http, write_file
-
-
-def check_token(page, token):
-    page.get_by_label("Token or share link").fill(token)
-    page.get_by_role("button", name="Check token").click()
+from helpers import check_token, open_page, upload_via_http, write_file
 
 
 def retrieve_notice(page):

@@ -1,7 +1,10 @@
-"""Journey 10: the page at 360 px (a small phone) and 1280 px (a laptop).
+"""Journey 10: the page at 360 px (a small phone) and 1280 px (a laptop), light and dark.
 
-Screenshots go to e2e/artifacts/. With UPDATE_SCREENSHOTS=1 the upload and
-retrieve pictures are also copied to docs/screenshots/ for the README.
+Screenshots go to e2e/artifacts/: the start page, the result of an upload
+with a download limit and a passphrase, the same result after "Delete now"
+was asked, the file info of a share link, and the passphrase prompt. With
+UPDATE_SCREENSHOTS=1 the light 1280 px upload and retrieve pictures are
+also copied to docs/screenshots/ for the README.
 """
 
 import os
@@ -23,34 +26,56 @@ def no_horizontal_overflow(page):
     )
 
 
+def snap(page, artifacts, name):
+    assert no_horizontal_overflow(page), name
+    page.screenshot(path=artifacts / f"{name}.png", full_page=True)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("width", [360, 1280])
-def test_layout_fits_and_looks_finished(page, base_url, artifacts, width):
+def test_layout_fits_and_looks_finished(page, base_url, artifacts, width, scheme):
     console = []
     page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
+    page.emulate_media(color_scheme=scheme)
     page.set_viewport_size({"width": width, "height": 800 if width == 360 else 900})
+    suffix = f"{width}" if scheme == "light" else f"{width}-dark"
     open_page(page)
     expect(page.get_by_role("heading", level=1)).to_have_text("Anon Hosting")
     assert page.title() == "Anon Hosting"
-    assert no_horizontal_overflow(page)
-    page.screenshot(path=artifacts / f"start-{width}.png", full_page=True)
+    snap(page, artifacts, f"start-{suffix}")
 
+    page.get_by_label("Downloads allowed").select_option(label="3 downloads")
+    page.get_by_label("Passphrase (optional)").fill("tell them by phone")
     drop_file(page, SAMPLE_NAME, SAMPLE, selector="main")
     expect(page.locator("#token-out")).to_be_visible()
     page.locator("[data-result='qr'] svg").wait_for()
-    assert no_horizontal_overflow(page)
-    page.screenshot(path=artifacts / f"upload-{width}.png", full_page=True)
+    page.locator("[data-result='heading']").blur()  # no focus ring in the picture
+    snap(page, artifacts, f"upload-{suffix}")
 
-    stored = upload_via_http(base_url, SAMPLE, SAMPLE_NAME)
+    page.get_by_role("button", name="Delete now").click()
+    expect(page.get_by_role("button", name="Yes, delete")).to_be_visible()
+    page.get_by_role("button", name="No, keep it").blur()
+    page.locator("[data-result='owner']").screenshot(path=artifacts / f"confirm-{suffix}.png")
+
+    stored = upload_via_http(base_url, SAMPLE, SAMPLE_NAME, max_downloads=10)
     page.goto("about:blank")  # a fresh load, as when someone opens the link
     page.goto(f"/#{stored['token']}")
     expect(page.locator("[data-retrieve='info']")).to_be_visible()
-    assert no_horizontal_overflow(page)
-    page.screenshot(path=artifacts / f"retrieve-{width}.png", full_page=True)
+    page.locator("[data-retrieve='heading']").blur()
+    snap(page, artifacts, f"retrieve-{suffix}")
 
     # No CSP violation, no missing file, no script error, not even a warning.
     assert console == [], console
 
-    if os.environ.get("UPDATE_SCREENSHOTS") and width == 1280:
+    locked = upload_via_http(base_url, SAMPLE, SAMPLE_NAME, passphrase="tell them by phone")
+    page.goto("about:blank")
+    page.goto(f"/#{locked['token']}")
+    expect(page.get_by_label("Passphrase", exact=True)).to_be_focused()
+    snap(page, artifacts, f"unlock-{suffix}")
+    # Chromium logs every non-2xx fetch; the 401 passphrase_required is the page's cue.
+    assert all("status of 401" in line for line in console), console
+
+    if os.environ.get("UPDATE_SCREENSHOTS") and width == 1280 and scheme == "light":
         docs = REPO / "docs" / "screenshots"
         docs.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(artifacts / "upload-1280.png", docs / "upload.png")

@@ -9,13 +9,7 @@ import socket
 import pytest
 import requests
 
-from helpers import upload_via_http
-
-CSP = "default-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-COMMON = {
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-}
+from helpers import CSP, assert_security_headers, upload_via_http
 
 
 @pytest.fixture(scope="module")
@@ -27,16 +21,6 @@ def behind_nginx(stack):
 def nginx_only(behind_nginx):
     if not behind_nginx:
         pytest.skip("checks nginx itself")
-
-
-def assert_security_headers(response, csp=CSP):
-    headers = response.raw.headers  # urllib3: keeps repeated headers apart
-    for name, value in {**COMMON, "Content-Security-Policy": csp}.items():
-        assert headers.getlist(name) == [value], (response.url, name, headers.getlist(name))
-    assert len(headers.getlist("Permissions-Policy")) == 1
-    assert "camera=()" in response.headers["Permissions-Policy"]
-    if response.headers.get("Server", "").startswith("nginx"):
-        assert response.headers["Server"] == "nginx", "server_tokens off: no version"
 
 
 def test_page(base_url, behind_nginx):

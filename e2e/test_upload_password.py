@@ -1,5 +1,6 @@
 """A server with its own name and an UPLOAD_PASSWORD: the page shows the name,
-asks for the password, and says plainly when it is wrong."""
+asks for the password, says plainly when it is wrong, and keeps the right one
+for the rest of the browser tab's life (sessionStorage), never a wrong one."""
 
 import secrets
 
@@ -39,8 +40,16 @@ def test_upload_password(page, locked_stack):
 
     field.fill("wrong")
     drop_file(page, "a.txt", b"locked")
-    expect(notice).to_have_text("That password or owner token is not right. Check it and try again.")
+    expect(notice).to_have_text("That upload password is not right. Check it and try again.")
+    expect(field).to_be_focused()
+    assert page.evaluate("sessionStorage.length") == 0
 
     field.fill(PASSWORD)
     drop_file(page, "a.txt", b"locked")
     expect(page.locator("#token-out")).to_be_visible()
+
+    # Kept for this tab: a reload (or the next visit in the same tab) needs no typing.
+    page.reload()
+    expect(page.get_by_label("Upload password")).to_have_value(PASSWORD)
+    drop_file(page, "b.txt", b"again")
+    expect(page.locator("[data-result='name']")).to_have_text("b.txt")

@@ -12,6 +12,15 @@ Contract:
 - nginx runs from a private prefix (temp folder) with a small main
   nginx.conf wrapping nginx/templates/default.conf.template, rendered with
   string.Template.safe_substitute so nginx's own $variables are untouched.
+- nginx's rate limits per client address are NGINX_LIMITS (the same defaults
+  as nginx/Dockerfile); ``Stack(nginx_limits={...})`` overrides some or all,
+  and ``run``/``render`` take them from the environment (RATE_UPLOADS=...).
+  A stack whose app limits are switched off (RATE_LIMIT_UPLOADS=0 and
+  RATE_LIMIT_TOKENS=0, as load tests do) gets NO_NGINX_LIMITS unless told
+  otherwise: its clients all come from one loopback address.
+- Behind nginx the backend runs with TRUSTED_PROXIES=1 (nginx replaces any
+  client X-Forwarded-For with the peer address); gunicorn alone gets 0, so a
+  client can never choose the address the app's limits see.
 
 Standard library only.
 """
@@ -44,6 +53,23 @@ MIB = 1024 * 1024
 # Copied when serving frontend/ in place is impossible (nginx workers run as
 # `nobody` and cannot enter a 0700 folder): everything the page needs.
 FRONTEND_COPY_IGNORE = shutil.ignore_patterns("node_modules", "package*.json", ".*")
+# nginx's limits per client address (template placeholders; nginx/Dockerfile has the same).
+NGINX_LIMITS = {
+    "RATE_UPLOADS": "10r/m",
+    "BURST_UPLOADS": "10",
+    "RATE_TOKENS": "60r/m",
+    "BURST_TOKENS": "30",
+    "CONN_PER_IP": "20",
+}
+# For load tests and e2e journeys, where every client is 127.0.0.1: limits
+# no single machine reaches (65535 is nginx's largest limit_conn).
+NO_NGINX_LIMITS = {
+    "RATE_UPLOADS": "100000r/s",
+    "BURST_UPLOADS": "100000",
+    "RATE_TOKENS": "100000r/s",
+    "BURST_TOKENS": "100000",
+    "CONN_PER_IP": "65535",
+}
 
 MAIN_CONF = """\
 # Written by scripts/stack.py for a local run; not used in docker.
@@ -110,14 +136,21 @@ def read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
-def render_site(listen: str, frontend_root: Path, backend_addr: str, body_size: str) -> str:
-    """The server block from nginx/templates/default.conf.template."""
+def render_site(listen: str, frontend_root: Path, backend_addr: str, body_size: str,
+                limits: dict[str, str] | None = None) -> str:
+    """The site (server block and its zones) from nginx/templates/default.conf.template."""
     return string.Template(TEMPLATE.read_text(encoding="utf-8")).safe_substitute(
+        {**NGINX_LIMITS, **(limits or {})},
         LISTEN_PORT=listen,
         FRONTEND_ROOT=str(frontend_root),
         BACKEND_ADDR=backend_addr,
         CLIENT_MAX_BODY_SIZE=body_size,
     )
+
+
+def limits_from_environ() -> dict[str, str]:
+    """The nginx limits set in the environment (for `run` and `render`)."""
+    return {name: os.environ[name] for name in NGINX_LIMITS if os.environ.get(name)}
 
 
 def _readable_by_others(path: Path) -> bool:
@@ -177,6 +210,8 @@ class Stack:
     given, passed as ENCRYPTED_FILE_STORAGE/PRIVATE_FOLDER; otherwise the
     backend's own configuration (.env) decides. env: extra variables for
     gunicorn (e.g. MAX_UPLOAD_BYTES, SECRET_KEY, ANON_HOSTING_ENV_FILE).
+    nginx_limits: overrides of NGINX_LIMITS (None: the defaults, or
+    NO_NGINX_LIMITS when env switches the app's own limits off).
     workdir: where logs and the nginx prefix go (a temp folder, removed by
     stop(), when not given).
     """
@@ -190,6 +225,7 @@ class Stack:
         storage_dir: str | os.PathLike | None = None,
         private_dir: str | os.PathLike | None = None,
         env: dict[str, str] | None = None,
+        nginx_limits: dict[str, str] | None = None,
         use_nginx: bool | None = None,
         workdir: str | os.PathLike | None = None,
         gunicorn: str | os.PathLike | None = None,
@@ -203,6 +239,9 @@ class Stack:
         self.storage_dir = Path(storage_dir) if storage_dir else None
         self.private_dir = Path(private_dir) if private_dir else None
         self.extra_env = dict(env or {})
+        app_limits_off = all(self.extra_env.get(k) == "0" for k in ("RATE_LIMIT_UPLOADS", "RATE_LIMIT_TOKENS"))
+        base = NO_NGINX_LIMITS if nginx_limits is None and app_limits_off else NGINX_LIMITS
+        self.nginx_limits = {**base, **(nginx_limits or {})}
         self._own_workdir = workdir is None
         self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="anon-hosting-stack-"))
         self.gunicorn_bin = Path(gunicorn or os.environ.get("GUNICORN") or REPO / ".venv" / "bin" / "gunicorn")
@@ -244,6 +283,8 @@ class Stack:
             env["PRIVATE_FOLDER"] = str(self.private_dir)
         if not self.use_nginx:
             env["FRONTEND_DIR"] = str(FRONTEND)
+        # One proxy (nginx, which overwrites X-Forwarded-For) or none at all.
+        env["TRUSTED_PROXIES"] = self.extra_env.get("TRUSTED_PROXIES", "1" if self.use_nginx else "0")
         return env
 
     def max_upload_bytes(self) -> int:
@@ -341,6 +382,7 @@ class Stack:
             frontend_root=self._frontend_root(),
             backend_addr=f"127.0.0.1:{self.api_port}",
             body_size=client_max_body_size(self.max_upload_bytes()),
+            limits=self.nginx_limits,
         )
         (conf_dir / "default.conf").write_text(site, encoding="utf-8")
         mime = Path("/etc/nginx/mime.types")
@@ -392,6 +434,7 @@ def _run(args: argparse.Namespace) -> int:
         host=os.environ.get("HOST", "127.0.0.1"),
         web_port=web_port,
         api_port=api_port,
+        nginx_limits=limits_from_environ(),
         use_nginx=False if args.no_nginx else None,
     )
     # `kill`, make and process managers send SIGTERM: stop as cleanly as on Ctrl-C.
@@ -419,14 +462,16 @@ def _run(args: argparse.Namespace) -> int:
 
 def _render(args: argparse.Namespace) -> int:
     """Print the rendered server block (handy to check the template)."""
-    sys.stdout.write(render_site(args.listen, FRONTEND, args.backend, client_max_body_size(args.max_upload_bytes)))
+    sys.stdout.write(render_site(args.listen, FRONTEND, args.backend, client_max_body_size(args.max_upload_bytes),
+                                 limits_from_environ()))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="serve the site until Ctrl-C (HOST, PORT, API_PORT from the environment)")
+    run = commands.add_parser("run", help="serve the site until Ctrl-C (HOST, PORT, API_PORT and nginx's "
+                              f"{', '.join(NGINX_LIMITS)} from the environment)")
     run.add_argument("--no-nginx", action="store_true", help="serve with gunicorn alone even if nginx is installed")
     run.add_argument("--timeout", type=float, default=60, help="seconds to wait for start-up")
     run.set_defaults(func=_run)

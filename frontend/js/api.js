@@ -4,7 +4,9 @@
  * Every failure is turned into an ApiError whose `code` is the server's
  * error code ({"error": {"code", "message"}}), or one of our own:
  * "network_error" (no answer) and "aborted" (the person cancelled).
- * Tokens only ever travel in a POST body, never in a URL.
+ * A 429 also carries `retryAfter` (seconds, from the Retry-After header).
+ * Tokens and passphrases only ever travel in a POST body or a header,
+ * never in a URL.
  */
 
 const JSON_HEADERS = { 'Content-Type': 'application/json', Accept: 'application/json' };
@@ -25,11 +27,12 @@ const CODE_BY_STATUS = {
 };
 
 export class ApiError extends Error {
-  constructor(code, message = '', status = 0) {
+  constructor(code, message = '', status = 0, retryAfter = null) {
     super(message || code);
     this.name = 'ApiError';
     this.code = code;
     this.status = status;
+    this.retryAfter = retryAfter;
   }
 }
 
@@ -41,12 +44,22 @@ function parseJson(text) {
   }
 }
 
-function errorFrom(status, body) {
+/** Retry-After in seconds (a number of seconds or an HTTP date), or null. */
+function secondsFrom(retryAfter) {
+  if (!retryAfter) return null;
+  const seconds = /^\d+$/.test(retryAfter.trim())
+    ? Number(retryAfter)
+    : (Date.parse(retryAfter) - Date.now()) / 1000;
+  return Number.isFinite(seconds) ? Math.max(0, Math.ceil(seconds)) : null;
+}
+
+function errorFrom(status, body, retryAfter) {
   const error = body && body.error;
+  const wait = secondsFrom(retryAfter);
   if (error && typeof error.code === 'string') {
-    return new ApiError(error.code, error.message, status);
+    return new ApiError(error.code, error.message, status, wait);
   }
-  return new ApiError(CODE_BY_STATUS[status] || 'internal_error', '', status);
+  return new ApiError(CODE_BY_STATUS[status] || 'internal_error', '', status, wait);
 }
 
 async function request(path, options = {}) {
@@ -57,13 +70,15 @@ async function request(path, options = {}) {
     throw new ApiError('network_error');
   }
   const body = parseJson(await response.text().catch(() => ''));
-  if (!response.ok) throw errorFrom(response.status, body);
+  if (!response.ok) throw errorFrom(response.status, body, response.headers.get('Retry-After'));
+  if (response.status === 204) return null;
   if (body === null) throw new ApiError('internal_error', '', response.status);
   return body;
 }
 
-function postToken(path, token) {
-  return request(path, { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify({ token }) });
+function postToken(path, token, passphrase) {
+  const body = passphrase ? { token, passphrase } : { token };
+  return request(path, { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify(body) });
 }
 
 /** GET /api/config -> {website_name, max_upload_bytes, default_expires_in, max_expires_in} */
@@ -71,25 +86,45 @@ export function getConfig() {
   return request('/api/config', { headers: { Accept: 'application/json' } });
 }
 
-/** POST /api/files/info -> {name, size, created_at, expires_at, downloads_left} */
-export function getFileInfo(token) {
-  return postToken('/api/files/info', token);
+/**
+ * POST /api/files/info -> {name, size, created_at, expires_at, downloads_left}.
+ * A file with a passphrase answers 401 passphrase_required without one,
+ * 403 wrong_passphrase with a wrong one.
+ */
+export function getFileInfo(token, passphrase = '') {
+  return postToken('/api/files/info', token, passphrase);
+}
+
+/** POST /api/files/delete with the OWNER token -> nothing (204). */
+export async function deleteFile(ownerToken) {
+  await postToken('/api/files/delete', ownerToken);
+}
+
+function uploadQuery({ expiresIn, maxDownloads }) {
+  const query = new URLSearchParams();
+  if (expiresIn !== undefined) query.set('expires_in', String(expiresIn));
+  if (maxDownloads) query.set('max_downloads', String(maxDownloads));
+  const text = query.toString();
+  return text ? `?${text}` : '';
 }
 
 /**
  * Upload one file as a raw body. XMLHttpRequest rather than fetch because
- * only XHR reports upload progress. `password` is only for servers that set
- * UPLOAD_PASSWORD (config.upload_password_required). Returns {promise, cancel}; the promise
- * gives {token, name, size, expires_at, max_downloads}.
+ * only XHR reports upload progress. Options: expiresIn (seconds),
+ * maxDownloads (1..1000, or 0/undefined for no limit), passphrase (sent
+ * percent-encoded in X-Passphrase, never in the URL), password (only for
+ * servers that set UPLOAD_PASSWORD: config.upload_password_required).
+ * Returns {promise, cancel}; the promise gives the server's answer
+ * {token, owner_token, name, size, expires_at, max_downloads, passphrase}.
  */
-export function uploadFile(file, { expiresIn, password, onProgress } = {}) {
+export function uploadFile(file, { expiresIn, maxDownloads, passphrase, password, onProgress } = {}) {
   const xhr = new XMLHttpRequest();
   const promise = new Promise((resolve, reject) => {
-    const query = expiresIn === undefined ? '' : `?expires_in=${encodeURIComponent(expiresIn)}`;
-    xhr.open('POST', `/api/files${query}`);
+    xhr.open('POST', `/api/files${uploadQuery({ expiresIn, maxDownloads })}`);
     xhr.setRequestHeader('Content-Type', 'application/octet-stream');
     xhr.setRequestHeader('X-File-Name', encodeURIComponent(file.name));
     xhr.setRequestHeader('Accept', 'application/json');
+    if (passphrase) xhr.setRequestHeader('X-Passphrase', encodeURIComponent(passphrase));
     if (password) xhr.setRequestHeader('Authorization', `Bearer ${password}`);
     xhr.upload.addEventListener('progress', (event) => {
       onProgress?.(event.loaded, event.lengthComputable ? event.total : file.size);
@@ -97,13 +132,21 @@ export function uploadFile(file, { expiresIn, password, onProgress } = {}) {
     xhr.addEventListener('load', () => {
       const body = parseJson(xhr.responseText);
       if (xhr.status >= 200 && xhr.status < 300 && body && body.token) resolve(body);
-      else reject(errorFrom(xhr.status, body));
+      else reject(errorFrom(xhr.status, body, xhr.getResponseHeader('Retry-After')));
     });
     xhr.addEventListener('error', () => reject(new ApiError('network_error')));
     xhr.addEventListener('abort', () => reject(new ApiError('aborted')));
     xhr.send(file);
   });
   return { promise, cancel: () => xhr.abort() };
+}
+
+function hiddenInput(name, value) {
+  const input = document.createElement('input');
+  input.type = 'hidden';
+  input.name = name;
+  input.value = value;
+  return input;
 }
 
 /**
@@ -113,17 +156,14 @@ export function uploadFile(file, { expiresIn, password, onProgress } = {}) {
  * to disk. Info is checked again first: an error answer to the form would
  * replace the page with JSON, so we only submit when the file is there.
  */
-export async function downloadFile(token) {
-  const info = await getFileInfo(token);
+export async function downloadFile(token, passphrase = '') {
+  const info = await getFileInfo(token, passphrase);
   const form = document.createElement('form');
   form.method = 'post';
   form.action = '/api/files/retrieve';
   form.hidden = true;
-  const input = document.createElement('input');
-  input.type = 'hidden';
-  input.name = 'token';
-  input.value = token;
-  form.append(input);
+  form.append(hiddenInput('token', token));
+  if (passphrase) form.append(hiddenInput('passphrase', passphrase));
   document.body.append(form);
   form.submit();
   form.remove();

@@ -18,13 +18,15 @@ const MESSAGES = {
   bad_request: 'The server could not understand the request. Reload the page and try again.',
   unsupported_media_type: 'The server could not read this upload. Reload the page and try again.',
   internal_error: 'Something went wrong on the server. Try again in a moment.',
-  download_limit_reached: 'This file has been downloaded as many times as its sender allowed.',
-  download_in_progress: 'This file is being downloaded right now. Try again when that download ends.',
+  download_limit_reached: 'This file was already downloaded as often as its sender allowed, so it is no longer available.',
+  download_in_progress: 'The last allowed download of this file is running right now. Try again when it ends.',
   passphrase_required: 'This file is protected by a passphrase. Enter it to continue.',
   wrong_passphrase: 'That passphrase is not right. Check it and try again.',
-  rate_limited: 'Too many requests in a short time. Wait a minute, then try again.',
-  forbidden: 'You are not allowed to do that.',
-  unauthorized: 'That password or owner token is not right. Check it and try again.',
+  rate_limited: ({ retryAfter }) => `Too many tries in a short time. ${waitFor(retryAfter)}, then try again.`,
+  forbidden:
+    'This is an owner token: it can delete the file, but not download it. Use the download token or the share link.',
+  unauthorized: 'That upload password is not right. Check it and try again.',
+  storage_unavailable: 'The file storage is not available right now. Try again in a moment.',
   unavailable: 'The server is not answering right now. Try again in a moment.',
   timeout: 'The server took too long to answer. Try again.',
   // Our own codes.
@@ -40,15 +42,29 @@ const MESSAGES = {
   password_missing: 'This server asks for an upload password. Enter it, then choose the file again.',
   not_a_jwe: 'This does not look like a .jwe token file. Choose the .jwe file you were given.',
   clipboard: 'Could not copy automatically. Select the text and copy it by hand.',
+  passphrase_missing: 'Enter the passphrase first.',
 };
+
+/** Retry-After seconds -> "Wait 2 minutes" (rounded up; at least a minute when unknown). */
+function waitFor(seconds) {
+  if (!Number.isFinite(seconds) || seconds <= 0) return 'Wait a minute';
+  if (seconds < 60) return `Wait ${seconds} ${seconds === 1 ? 'second' : 'seconds'}`;
+  const minutes = Math.ceil(seconds / 60);
+  return `Wait ${minutes} ${minutes === 1 ? 'minute' : 'minutes'}`;
+}
 
 const FALLBACK = 'Something went wrong. Try again in a moment.';
 
-/** Human sentence for an ApiError, an error code, or a code with details. */
+/**
+ * Human sentence for an ApiError, an error code, or a code with details.
+ * An ApiError is its own detail (e.g. retryAfter of a 429).
+ */
 export function messageFor(errorOrCode, detail = {}) {
   const code = typeof errorOrCode === 'string' ? errorOrCode : errorOrCode?.code;
   const entry = MESSAGES[code];
-  if (typeof entry === 'function') return entry(detail);
+  if (typeof entry === 'function') {
+    return entry(typeof errorOrCode === 'object' ? { ...errorOrCode, ...detail } : detail);
+  }
   if (entry) return entry;
   return errorOrCode?.message && errorOrCode.message !== code ? errorOrCode.message : FALLBACK;
 }

@@ -4,18 +4,24 @@
  * Three ways in: a pasted token (or whole share link), a .jwe file
  * (picked or dropped on the card), or a share link opened in the browser
  * (main.js hands the token down through lookup()). It first asks for the
- * file's info and downloads NOTHING until the person clicks Download;
- * the download itself is a native form POST handled by api.js.
+ * file's info and downloads NOTHING until the person clicks Download; the
+ * download itself is a native form POST handled by api.js. A file with a
+ * passphrase is unlocked first (unlock.js); the passphrase then goes with
+ * every info call and with the download. After a download of a file with a
+ * download limit, info is asked again a few times (backing off) so
+ * "Downloads left" follows, until the count changes or the file is used up.
  */
 
 import { downloadFile, getFileInfo } from './api.js';
 import { bindPicker } from './dropzone.js';
 import { formatDownloadsLeft, formatExpiry, formatSize } from './format.js';
-import { Notice } from './messages.js';
+import { messageFor, Notice } from './messages.js';
+import { Unlock } from './unlock.js';
 
 const MAX_JWE_FILE_BYTES = 16 * 1024; // tokens are ~320 bytes
 // After these, the file cannot come back: stop offering the Download button.
-const GONE = new Set(['expired', 'not_found', 'invalid_token', 'download_limit_reached']);
+const GONE = new Set(['expired', 'not_found', 'invalid_token', 'download_limit_reached', 'forbidden']);
+const RECHECK_AFTER_MS = [1000, 2000, 4000, 8000, 16000, 32000];
 
 /** Accept a bare token, or a share link / text holding "#token". */
 export function tokenFrom(text) {
@@ -26,21 +32,26 @@ export function tokenFrom(text) {
 
 export function Retrieve(root) {
   const part = (name) => root.querySelector(`[data-retrieve="${name}"]`);
-  const form = part('form');
   const field = part('token');
   const info = part('info');
   const downloadButton = part('download');
   const notice = Notice(part('notice'));
+  const unlock = Unlock(part('unlock'));
   let token = null;
+  let passphrase = '';
+  let source = '';
   let busy = false;
+  let recheck = 0;
 
   bindPicker(part('choose'), part('input'));
-  form.addEventListener('submit', (event) => {
+  part('form').addEventListener('submit', (event) => {
     event.preventDefault();
     lookup(field.value, 'the pasted token');
   });
   root.addEventListener('dropzone:file', (event) => readJweFile(event.detail.file));
   root.addEventListener('dropzone:refused', (event) => notice.error(event.detail.code));
+  root.addEventListener('unlock:submit', (event) => unlockWith(event.detail.passphrase));
+  root.addEventListener('unlock:reset', reset);
   downloadButton.addEventListener('click', download);
   part('reset').addEventListener('click', reset);
 
@@ -50,69 +61,130 @@ export function Retrieve(root) {
     lookup(text, `“${file.name}”`);
   }
 
+  /** Run `task` unless another one is running; aria-busy meanwhile. */
+  async function exclusive(task) {
+    if (busy) return;
+    busy = true;
+    root.setAttribute('aria-busy', 'true'); // rather than disabling buttons, so focus stays put
+    try {
+      await task();
+    } finally {
+      busy = false;
+      root.setAttribute('aria-busy', 'false');
+    }
+  }
+
   /** Data down: look up a token and show what it opens. */
-  async function lookup(text, source) {
+  function lookup(text, from) {
     const candidate = tokenFrom(text);
     if (!candidate) return notice.error('empty_token');
-    if (busy) return;
-    setBusy(true);
-    notice.info('Checking the token…');
-    try {
-      const details = await getFileInfo(candidate);
-      token = candidate;
-      showInfo(details, source);
-      notice.success(`Found “${details.name}”. Nothing is downloaded until you click Download.`);
-    } catch (error) {
-      hideInfo();
-      notice.error(error);
-    } finally {
-      setBusy(false);
-    }
+    return exclusive(async () => {
+      clearTimeout(recheck);
+      notice.info('Checking the token…');
+      try {
+        found(await getFileInfo(candidate), candidate, from);
+      } catch (error) {
+        forget();
+        if (error.code !== 'passphrase_required') return notice.error(error);
+        [token, source] = [candidate, from];
+        unlock.ask();
+        notice.info(messageFor(error));
+      }
+    });
   }
 
-  async function download() {
-    if (!token || busy) return;
-    setBusy(true);
-    try {
-      const details = await downloadFile(token);
-      showInfo(details);
-      notice.success(`Downloading “${details.name}”. Your browser shows the progress.`);
-    } catch (error) {
-      if (GONE.has(error.code)) hideInfo();
-      notice.error(error);
-    } finally {
-      setBusy(false);
+  function unlockWith(given) {
+    if (!token) return;
+    if (!given) {
+      unlock.refused();
+      return notice.error('passphrase_missing');
     }
+    return exclusive(async () => {
+      notice.info('Checking the passphrase…');
+      try {
+        found(await getFileInfo(token, given), token, source, given);
+      } catch (error) {
+        notice.error(error);
+        if (GONE.has(error.code)) forget();
+        else unlock.refused();
+      }
+    });
   }
 
-  function showInfo(details, source) {
+  function found(details, foundToken, from, given = '') {
+    [token, source, passphrase] = [foundToken, from, given];
+    unlock.hide();
+    showInfo(details);
+    notice.success(`Found “${details.name}”. Nothing is downloaded until you click Download.`);
+  }
+
+  function download() {
+    if (!token) return;
+    return exclusive(async () => {
+      try {
+        const details = await downloadFile(token, passphrase);
+        showInfo(details);
+        notice.success(`Downloading “${details.name}”. Your browser shows the progress.`);
+        if (typeof details.downloads_left === 'number') recheckLater(details.downloads_left, 0);
+      } catch (error) {
+        if (GONE.has(error.code)) forget();
+        notice.error(error);
+      }
+    });
+  }
+
+  /** Ask info again after a download, so "Downloads left" shows the new count. */
+  function recheckLater(before, step) {
+    clearTimeout(recheck); // one loop at a time, even after two quick downloads
+    if (step >= RECHECK_AFTER_MS.length) return;
+    const asked = token;
+    recheck = setTimeout(async () => {
+      try {
+        const details = await getFileInfo(asked, passphrase);
+        if (asked !== token) return;
+        if (details.downloads_left === before) return recheckLater(before, step + 1);
+        showInfo(details);
+      } catch (error) {
+        if (asked === token && error.code === 'download_limit_reached') usedUp();
+      }
+    }, RECHECK_AFTER_MS[step]);
+  }
+
+  function usedUp() {
+    part('heading').textContent = 'Downloaded: no downloads left';
+    part('downloads').textContent = '0 (already downloaded)';
+    downloadButton.hidden = true;
+    notice.info(`“${part('name').textContent}” was downloaded. That was the last download allowed, so the file is gone from the server now.`);
+  }
+
+  function showInfo(details) {
     part('name').textContent = details.name;
     part('size').textContent = formatSize(details.size);
     part('size').dataset.bytes = String(details.size);
     part('expires').textContent = formatExpiry(details.expires_at);
     part('downloads').textContent = formatDownloadsLeft(details.downloads_left);
-    if (source) part('source').textContent = `From ${source}.`;
+    part('heading').textContent = 'Ready to download';
+    part('source').textContent = `From ${source}.${passphrase ? ' Unlocked with its passphrase.' : ''}`;
+    downloadButton.hidden = false;
     const wasHidden = info.hidden;
     info.hidden = false;
     if (wasHidden) part('heading').focus();
   }
 
-  function hideInfo() {
+  /** Drop the token, its passphrase and anything shown about it. */
+  function forget() {
+    clearTimeout(recheck);
     token = null;
+    passphrase = '';
     info.hidden = true;
+    unlock.hide();
   }
 
   function reset() {
-    hideInfo();
+    forget();
     field.value = '';
     notice.clear();
     field.focus();
-  }
-
-  function setBusy(value) {
-    busy = value;
-    // aria-busy rather than disabling buttons, so keyboard focus stays put.
-    root.setAttribute('aria-busy', String(value));
   }
 
   return { lookup };

@@ -1,10 +1,13 @@
 /**
- * upload.js — the "Send a file" card: limits, expiry choice, drop zone,
- * progress and Cancel.
+ * upload.js — the "Send a file" card: limits, options (expiry, download
+ * limit, passphrase, upload password), drop zone, progress and Cancel.
  *
  * Takes files from dropzone.js ("dropzone:file"), checks the size against
  * the server's limit before sending anything, then uploads with api.js.
  * Emits "upload:done" (detail: the server's answer) when the file is stored.
+ * The upload password is kept in sessionStorage (this tab only) once the
+ * server has accepted it, and forgotten when the server refuses it. The
+ * passphrase is cleared after each stored file: it belongs to that file.
  */
 
 import { uploadFile } from './api.js';
@@ -13,43 +16,71 @@ import { fillExpirySelect } from './expiry.js';
 import { formatBytes, formatDuration } from './format.js';
 import { messageFor, Notice } from './messages.js';
 import { Progress } from './progress.js';
+import { bindReveal } from './reveal.js';
+
+const PASSWORD_KEY = 'anon-hosting.upload-password';
+
+function remembered() {
+  try {
+    return sessionStorage.getItem(PASSWORD_KEY) ?? '';
+  } catch {
+    return ''; // storage blocked: the person types it each time
+  }
+}
+
+function remember(value) {
+  try {
+    if (value) sessionStorage.setItem(PASSWORD_KEY, value);
+    else sessionStorage.removeItem(PASSWORD_KEY);
+  } catch {
+    // storage blocked: nothing to keep
+  }
+}
 
 export function Upload(root) {
-  const stage = root.querySelector('[data-upload="stage"]');
+  const part = (name) => root.querySelector(`[data-upload="${name}"]`);
+  const stage = part('stage');
   const zone = root.querySelector('[data-dropzone]');
-  const pickButton = root.querySelector('[data-upload="choose"]');
-  const expiry = root.querySelector('[data-upload="expiry"]');
-  const limits = root.querySelector('[data-upload="limits"]');
-  const password = root.querySelector('[data-upload="password"]');
-  const cancelButton = root.querySelector('[data-upload="cancel"]');
-  const progress = Progress(root.querySelector('[data-upload="progress"]'));
-  const notice = Notice(root.querySelector('[data-upload="notice"]'));
+  const pickButton = part('choose');
+  const expiry = part('expiry');
+  const downloads = part('downloads');
+  const passphrase = part('passphrase');
+  const limits = part('limits');
+  const password = part('password');
+  const cancelButton = part('cancel');
+  const progress = Progress(part('progress'));
+  const notice = Notice(part('notice'));
+  const reveal = bindReveal(root.querySelector('[data-part="sender"]'));
   let config = null;
   let current = null;
 
-  bindPicker(pickButton, root.querySelector('[data-upload="input"]'));
+  bindPicker(pickButton, part('input'));
   root.addEventListener('dropzone:file', (event) => send(event.detail.file));
   root.addEventListener('dropzone:refused', (event) => notice.error(event.detail.code));
   cancelButton.addEventListener('click', () => current?.cancel());
-  // Enter in the password field opens the picker rather than reloading the page.
-  root.querySelector('[data-upload="form"]').addEventListener('submit', (event) => {
-    event.preventDefault();
-    if (!pickButton.disabled) pickButton.click();
-  });
+  // Enter in a text field opens the picker rather than reloading the page.
+  for (const form of [part('form'), part('password-field')]) {
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      if (!pickButton.disabled) pickButton.click();
+    });
+  }
 
   function setState(state) {
+    const off = state !== 'idle';
     stage.dataset.state = state;
-    zone.toggleAttribute('data-busy', state !== 'idle');
-    pickButton.disabled = state !== 'idle' || !config;
-    expiry.disabled = state !== 'idle' || !config;
-    password.disabled = state !== 'idle';
+    zone.toggleAttribute('data-busy', off);
+    pickButton.disabled = off || !config;
+    for (const control of [expiry, downloads, passphrase]) control.disabled = off || !config;
+    password.disabled = off;
   }
 
   /** Data down from main.js: the server's limits. */
   function configure(serverConfig) {
     config = serverConfig;
     fillExpirySelect(expiry, config);
-    root.querySelector('[data-upload="password-field"]').hidden = !config.upload_password_required;
+    part('password-field').hidden = !config.upload_password_required;
+    if (config.upload_password_required && !password.value) password.value = remembered();
     const longest = config.max_expires_in ? ` Kept for up to ${formatDuration(config.max_expires_in)}.` : '';
     limits.textContent = `Up to ${formatBytes(config.max_upload_bytes)} per file.${longest}`;
     setState('idle');
@@ -62,7 +93,7 @@ export function Upload(root) {
     notice.error(code);
   }
 
-  async function send(file) {
+  function refuse(file) {
     if (!config) return notice.error('no_config');
     if (current) return notice.error('busy');
     if (config.upload_password_required && !password.value) {
@@ -72,23 +103,49 @@ export function Upload(root) {
     if (file.size > config.max_upload_bytes) {
       return notice.error('file_too_large', { name: file.name, size: file.size, max: config.max_upload_bytes });
     }
+    return false;
+  }
+
+  async function send(file) {
+    if (refuse(file) !== false) return;
     notice.info(`Encrypting and sending “${file.name}”…`);
     progress.start(file);
     setState('uploading');
-    current = uploadFile(file, { expiresIn: Number(expiry.value), password: password.value, onProgress });
+    current = uploadFile(file, {
+      expiresIn: Number(expiry.value),
+      maxDownloads: Number(downloads.value) || undefined,
+      passphrase: passphrase.value,
+      password: config.upload_password_required ? password.value : '',
+      onProgress,
+    });
     cancelButton.focus();
     let stored = null;
+    let error = null;
     try {
       stored = await current.promise;
-    } catch (error) {
-      if (error.code === 'aborted') notice.info(messageFor(error));
-      else notice.error(error);
+    } catch (caught) {
+      error = caught;
     }
     current = null;
     setState('idle');
-    if (!stored) return pickButton.focus();
+    if (error) return failed(error);
+    if (config.upload_password_required) remember(password.value);
+    passphrase.value = '';
+    reveal.hideAll();
     notice.success(`“${stored.name}” is encrypted and stored.`);
     root.dispatchEvent(new CustomEvent('upload:done', { bubbles: true, detail: stored }));
+  }
+
+  function failed(error) {
+    if (error.code === 'aborted') notice.info(messageFor(error));
+    else notice.error(error);
+    if (error.code === 'unauthorized') {
+      remember('');
+      password.focus();
+      password.select();
+    } else {
+      pickButton.focus();
+    }
   }
 
   function onProgress(loaded, total) {

@@ -1,0 +1,49 @@
+"""Journey 11: burn after reading. One download, then the link is dead for everyone.
+
+The sender picks "Burn after reading" in the page; browser A opens the share
+link and downloads (the same bytes, and "Downloads left" follows); browser B
+then opens the same link and is told the file was already downloaded, with
+no Download button and no download.
+"""
+
+import hashlib
+import os
+
+from playwright.sync_api import expect
+
+from helpers import sha256_file, upload_via_ui
+
+BURN = "Burn after reading: one download"
+
+
+def test_burn_after_reading(page, new_context, tmp_path):
+    data = os.urandom(200_000)
+    source = tmp_path / "read-once.pdf"
+    source.write_bytes(data)
+    upload_via_ui(page, source, downloads=BURN)
+    expect(page.locator("[data-result='downloads']")).to_have_text("1 (burn after reading)")
+    expect(page.locator("[data-result='limit-note']")).to_have_text(" or has been downloaded once")
+    link = page.locator("#share-link").input_value()
+
+    reader = new_context().new_page()
+    reader.goto(link)
+    expect(reader.locator("[data-retrieve='downloads']")).to_have_text("1")
+    with reader.expect_download() as download_info:
+        reader.get_by_role("button", name="Download", exact=True).click()
+    saved = tmp_path / "downloaded.pdf"
+    download_info.value.save_as(saved)
+    assert sha256_file(saved) == hashlib.sha256(data).hexdigest()
+    # The page asks info again after the download and sees the file used up.
+    expect(reader.locator("[data-retrieve='downloads']")).to_have_text("0 (already downloaded)", timeout=60_000)
+    expect(reader.get_by_role("button", name="Download", exact=True)).to_be_hidden()
+    expect(reader.locator("[data-retrieve='heading']")).to_have_text("Downloaded: no downloads left")
+
+    late = new_context().new_page()
+    downloads, retrieves = [], []
+    late.on("download", lambda d: downloads.append(d))
+    late.on("request", lambda r: retrieves.append(r) if r.url.endswith("/api/files/retrieve") else None)
+    late.goto(link)
+    expect(late.locator("[data-retrieve='notice']")).to_contain_text("already downloaded")
+    expect(late.locator("[data-retrieve='info']")).to_be_hidden()
+    expect(late.get_by_role("button", name="Download", exact=True)).to_be_hidden()
+    assert downloads == [] and retrieves == []
