@@ -31,7 +31,7 @@ from .errors import (
     WrongPassphrase,
 )
 from .keys import KeyRing
-from .storage import Storage
+from .storage import Blob, Storage
 
 MAX_DOWNLOADS_LIMIT = 1000
 
@@ -121,7 +121,7 @@ class FileService:
 
     def info(self, token: str, passphrase: str | None = None, now: float | None = None) -> FileInfo:
         claims, file_key, state = self._open(token, passphrase, now)
-        blob = self.storage.open(claims.storage_name)
+        blob = self._open_blob(claims.storage_name, now)
         try:
             size = stream.open_blob(file_key, blob.read, blob.size).size
         except stream.DecryptError:
@@ -140,7 +140,7 @@ class FileService:
             lease = secrets.token_urlsafe(9)
             self.storage.update_state(name, lambda s: lifecycle.reserve(s, lease, _now(now)))
         try:
-            blob = self.storage.open(name)
+            blob = self._open_blob(name, now)
         except AppError:
             self._release(name, lease)
             raise
@@ -173,6 +173,14 @@ class FileService:
         finally:
             if not completed:
                 self._release(name, lease)
+
+    def _open_blob(self, name: str, now: float | None) -> Blob:
+        """Open the blob; if it vanished since the state was read, say why (a last download or expiry)."""
+        try:
+            return self.storage.open(name)
+        except NotFound:
+            lifecycle.check_available(self.storage.read_state(name), _now(now))
+            raise
 
     def _release(self, name: str, lease: str | None) -> None:
         if lease is None:

@@ -74,6 +74,23 @@ def test_several_downloads_count_down(client):
     assert_error(retrieve(client, body["token"]), 410, "download_limit_reached")
 
 
+@pytest.mark.parametrize("ask", [info, retrieve])
+def test_the_last_download_finishing_between_state_and_blob_reads_answers_410(client, service, monkeypatch, ask):
+    # The race: this request reads the state (one slot left), then another request completes the last download
+    # and deletes the blob, then this request opens the blob. It must say why the blob is gone, not 404.
+    body = upload(client, b"once", "?max_downloads=1")
+    read_state = service.storage.read_state
+
+    def state_then_last_download(name):
+        state = read_state(name)
+        monkeypatch.setattr(service.storage, "read_state", read_state)
+        assert retrieve(client, body["token"]).get_data() == b"once"
+        return state
+
+    monkeypatch.setattr(service.storage, "read_state", state_then_last_download)
+    assert_error(ask(client, body["token"]), 410, "download_limit_reached")
+
+
 @pytest.mark.parametrize("bad", ["0", "-1", "x", "1001"])
 def test_max_downloads_is_validated(client, bad):
     assert_error(client.post(f"/api/files?max_downloads={bad}", data=b"x", headers=RAW), 400, "bad_request")
