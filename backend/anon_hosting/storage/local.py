@@ -15,6 +15,7 @@ import fcntl
 import json
 import os
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ from . import NAME_PATTERN, Blob, State, Storage, check_name
 TEMP_PREFIX = ".tmp-"
 STATE_SUFFIX, LOCK_SUFFIX = ".state", ".lock"
 _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+WRITEBACK_STEP = 8 << 20  # bytes between two background flushes of a blob being written
 _SWEEP_MIN_AGE = 10  # seconds: covers the instant between O_EXCL create and flock
 
 
@@ -145,11 +147,16 @@ class LocalStorage(Storage):
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as f:
                 fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-                size = 0
-                for chunk in chunks:
-                    f.write(chunk)
-                    size += len(chunk)
-                f.flush()
+                flusher, size = _Flusher(f.fileno()), 0
+                try:
+                    for chunk in chunks:
+                        f.write(chunk)
+                        size += len(chunk)
+                        flusher.wrote(size)
+                    f.flush()
+                finally:
+                    flusher.join()  # never let a flush outlive the file descriptor
+                flusher.check()
                 os.fsync(f.fileno())
         except BaseException as exc:
             tmp.unlink(missing_ok=True)
@@ -173,6 +180,42 @@ class LocalStorage(Storage):
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+class _Flusher:
+    """Flushes a file being written in the background, one ``fdatasync`` at a time, each WRITEBACK_STEP bytes.
+
+    The final fsync, the one a 201 waits for, then has only the tail left to write: on the dev machine's disk a
+    64 MiB blob's single fsync took 115 ms of a 280 ms upload. It changes no guarantee: that final fsync still
+    runs. An error in a background flush is raised by ``check`` (an fsync error is reported only once per file,
+    so it must not be dropped here and missed by the final fsync).
+    """
+
+    def __init__(self, fd: int):
+        self._fd, self._flushed, self._thread = fd, 0, None
+        self._error: OSError | None = None
+
+    def wrote(self, size: int) -> None:
+        if size - self._flushed < WRITEBACK_STEP or (self._thread is not None and self._thread.is_alive()):
+            return
+        self.check()
+        self._flushed = size
+        self._thread = threading.Thread(target=self._flush, name="blob-flush", daemon=True)
+        self._thread.start()
+
+    def join(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+
+    def check(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _flush(self) -> None:
+        try:
+            os.fdatasync(self._fd)
+        except OSError as exc:
+            self._error = exc
 
 
 def _encode(state: State) -> bytes:

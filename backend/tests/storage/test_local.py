@@ -4,6 +4,7 @@ The contract every backend keeps (atomic put, cleanup on failure, atomic state
 updates, ...) is tested once for all backends in test_contract.py.
 """
 
+import errno
 import os
 import secrets
 import stat
@@ -116,3 +117,15 @@ def test_state_files_hold_no_secrets(store):
     store.put(n, [b"x"], {"v": 1, "exp": 5, "max": None})
     assert (store.root / (n + ".state")).read_text() == '{"exp":5,"max":null,"v":1}'
     assert stat.S_IMODE(os.stat(store.root / (n + ".state")).st_mode) == 0o600
+
+
+@pytest.mark.parametrize(("code", "raised"), [(errno.EIO, OSError), (errno.ENOSPC, InsufficientStorage)])
+def test_a_failed_background_flush_fails_the_put_and_leaves_nothing(store, monkeypatch, code, raised):
+    # An fsync error is reported once per file: one that a background flush saw must not be lost.
+    def failing(fd):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(os, "fdatasync", failing)
+    with pytest.raises(raised):
+        store.put(name(), (b"\0" * (1 << 20) for _ in range(24)), STATE)
+    assert listing(store) == []
