@@ -29,7 +29,10 @@ counts. The peak is the highest over all runs.
 
 Small files: N client threads (1, 8, 32) each loop upload 4 KiB + retrieve it over a
 keep-alive connection through nginx for --small-seconds; round trips per second and
-the p50/p99 latency of one round trip, median over the runs.
+the p50/p99 latency of one round trip, median over the runs. Right after each, the same
+clients run against bench/bare_app.py (the same two requests with no crypto, token or
+fsync) under the same gunicorn settings behind the same nginx: the framework floor,
+what any app on this stack could reach at best on this machine at that moment.
 """
 
 from __future__ import annotations
@@ -68,15 +71,48 @@ server {{
     sendfile on;
     location / {{ }}
 }}
+# bench/perf.py: the framework floor, bench/bare_app.py proxied exactly as the real API is.
+upstream bare_app {{
+    server 127.0.0.1:{bare_backend};
+    keepalive 32;
+}}
+server {{
+    listen 127.0.0.1:{bare_port};
+    location /api/ {{
+        include anon-hosting/proxy-api.conf;
+        proxy_pass http://bare_app;
+    }}
+}}
 """
 
 
 class BenchStack(Stack):
-    """The real stack plus one server block that serves ``static_root`` as nginx does best."""
+    """The real stack, plus a server block that serves ``static_root`` as nginx does best, plus bench/bare_app.py
+    under the same gunicorn settings behind the same nginx (the framework floor of the small-file figures)."""
 
     def __init__(self, static_root: Path, **kwargs):
         super().__init__(**kwargs)
         self.static_root, self.static_port = static_root, free_port()
+        self.bare_port, self.bare_backend_port, self.bare = free_port(), free_port(), None
+
+    @property
+    def bare_url(self) -> str:
+        return f"http://127.0.0.1:{self.bare_port}"
+
+    def _start_gunicorn(self) -> None:
+        super()._start_gunicorn()
+        folder = self.workdir / "bare-app"
+        folder.mkdir(parents=True, exist_ok=True)
+        env = {**self.backend_env(), "BARE_APP_DIR": str(folder), "PYTHONPATH": str(BENCH)}
+        self.bare = subprocess.Popen(  # noqa: S603 - our own gunicorn, fixed arguments
+            [*self.gunicorn_command(f"127.0.0.1:{self.bare_backend_port}"), "bare_app:create_app()"],
+            cwd=BENCH, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def stop(self) -> None:
+        if self.bare is not None and self.bare.poll() is None:
+            self.bare.terminate()
+            self.bare.wait(timeout=30)
+        super().stop()
 
     @property
     def static_url(self) -> str:
@@ -85,7 +121,9 @@ class BenchStack(Stack):
     def write_nginx_conf(self) -> Path:
         conf = super().write_nginx_conf()
         site = conf.parent / "default.conf"
-        site.write_text(site.read_text() + STATIC_SERVER.format(port=self.static_port, root=self.static_root))
+        site.write_text(site.read_text() + STATIC_SERVER.format(
+            port=self.static_port, root=self.static_root, bare_port=self.bare_port,
+            bare_backend=self.bare_backend_port))
         return conf
 
 
@@ -152,6 +190,7 @@ def measure(args: argparse.Namespace, root: Path) -> dict:
     try:
         if not stack.use_nginx:
             raise RuntimeError("nginx is not installed: the benchmark measures through nginx")
+        clients.wait_ready(f"{stack.bare_url}/api/health", timeout=60)
         sampler = clients.RssSampler(stack.gunicorn.pid)
         sampler.start()
         idle = sampler.current()
@@ -163,11 +202,15 @@ def measure(args: argparse.Namespace, root: Path) -> dict:
                 runs.append(one_run(stack, files if args.only != "small" else {}, out, sampler, run))
                 if args.only == "transfers":
                     continue
-                small.append({c: clients.small_files(stack.url, c, args.small_seconds, cpu_groups)
-                              for c in CONCURRENCY})
+                small.append({})
+                for c in CONCURRENCY:
+                    small[-1][c] = clients.small_files(stack.url, c, args.small_seconds, cpu_groups)
+                    bare = clients.small_files(stack.bare_url, c, args.small_seconds, {})
+                    small[-1][c].update({f"bare_{k}": bare[k] for k in ("rate", "p50", "p99")})
                 for c, result in small[-1].items():
                     print(f"  small x{c:<2}: {result['rate']:6.0f} round trips/s  p50 {result['p50'] * 1000:5.1f} ms"
-                          f"  p99 {result['p99'] * 1000:5.1f} ms  CPU ms per round trip: "
+                          f"  p99 {result['p99'] * 1000:5.1f} ms  (bare Flask {result['bare_rate']:4.0f}/s)"
+                          "  CPU ms per round trip: "
                           + " ".join(f"{k[7:]} {v:.2f}" for k, v in result.items() if k.startswith("cpu_ms_")),
                           flush=True)
         finally:

@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import threading
 import time
+import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -160,6 +161,21 @@ class RssSampler:
                     continue
                 self.peaks[label] = max(self.peaks.get(label, 0), rss)
             time.sleep(self._interval)
+
+
+def wait_ready(url: str, timeout: float) -> None:
+    """Poll ``url`` until it answers 200, or raise RuntimeError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - a loopback URL we built
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
+        time.sleep(0.2)
 
 
 # -- small files -------------------------------------------------------------------------

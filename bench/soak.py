@@ -20,11 +20,11 @@ Goals (exit 1 if one is missed): zero lost or corrupted files, zero 5xx, zero
 unexpected answers or transport errors, no worker died, and no worker's RSS
 grew: its RSS at the end (load over, every file checked) is at most its
 highest RSS during the first half of the run plus --rss-slack (20 MiB). The
-first half is the warm-up: a worker's thread pool, buffers and allocator arenas
-reach new high-water marks whenever large transfers meet on several threads for
-the first time (over 10 minutes with files up to 50 MiB that took about 4
-minutes); a leak keeps growing with the number of requests and shows in the
-second half. The report also gives each worker's RSS trend over the second half
+first half is the warm-up: a worker's thread pool and its buffers reach their
+high-water mark once large transfers meet on all its threads; a leak keeps
+growing with the number of requests and shows in the second half. (Before the
+workers capped glibc's arenas and trimmed them, backend/gunicorn.conf.py, RSS
+crept from 40 to 170 MiB over 10 minutes and only then levelled off.) The report also gives each worker's RSS trend over the second half
 (least squares, MiB per minute) and a timeline. Without a server PID (a
 remote base URL whose process cannot be found) the RSS goal is reported as not
 measured, not as passed. Results: a table on stdout and, with --json, a JSON

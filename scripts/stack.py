@@ -339,6 +339,16 @@ class Stack:
 
     def _start_gunicorn(self) -> None:
         bind = f"127.0.0.1:{self.api_port}" if self.use_nginx else f"{self.host}:{self.web_port}"
+        cmd = [*self.gunicorn_command(bind), "anon_hosting:create_app()"]
+        log = open(self.gunicorn_log, "ab")
+        self._log_files.append(log)
+        self.gunicorn = subprocess.Popen(
+            cmd, cwd=REPO, env=self.backend_env(), stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+
+    def gunicorn_command(self, bind: str) -> list[str]:
+        """gunicorn with our settings, bound to ``bind``; the caller appends the app."""
         cmd = [str(self.gunicorn_bin)]
         config = REPO / "backend" / "gunicorn.conf.py"
         if config.is_file():
@@ -347,13 +357,7 @@ class Stack:
             # gunicorn >= 24 opens ~/.gunicorn/gunicorn.ctl by default; two stacks
             # (a dev server and the e2e suite) would fight over that one path.
             cmd += ["--no-control-socket"]
-        cmd += ["-b", bind, "anon_hosting:create_app()"]
-        log = open(self.gunicorn_log, "ab")
-        self._log_files.append(log)
-        self.gunicorn = subprocess.Popen(
-            cmd, cwd=REPO, env=self.backend_env(), stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
-        )
+        return cmd + ["-b", bind]
 
     def _start_nginx(self) -> None:
         conf = self.write_nginx_conf()

@@ -6,7 +6,7 @@ small JSON object: expiry, download counters, attempt counters; never a name or
 a key) plus its *blob* (the encrypted bytes). The state is the source of truth
 for "this file exists".
 
-- ``put(name, chunks, state) -> int``: create the state, then store the blob
+- ``put(name, chunks, state) -> int``: store the blob and its first state
   atomically and durably; return the blob's byte count. Until it returns,
   nothing is readable under ``name``; on any error (the chunks raising, a full
   disk) nothing is left and the error is re-raised (a full disk as
