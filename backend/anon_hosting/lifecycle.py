@@ -39,6 +39,11 @@ def downloads_left(state: dict) -> int | None:
     return None if state["max"] is None else max(0, state["max"] - state["done"])
 
 
+def downloads_in_progress(state: dict, now: float) -> int:
+    """Downloads holding a slot right now (a file without a limit holds none)."""
+    return len(_live_leases(state, now))
+
+
 def reserve(state: dict, lease: str, now: float) -> dict:
     check_available(state, now)
     leases = _live_leases(state, now)

@@ -61,6 +61,7 @@ class FileInfo:
     created_at: str
     expires_at: str | None
     downloads_left: int | None
+    downloads_in_progress: int
 
 
 @dataclass
@@ -129,7 +130,7 @@ class FileService:
         finally:
             blob.close()
         return FileInfo(claims.name, size, _iso(claims.created_at), _iso(claims.expires_at),
-                        lifecycle.downloads_left(state))
+                        lifecycle.downloads_left(state), lifecycle.downloads_in_progress(state, _now(now)))
 
     def retrieve(self, token: str, passphrase: str | None = None, now: float | None = None) -> Download:
         """Reserve a slot if the file has a limit, then check the header and first chunk before anything is sent."""

@@ -14,6 +14,8 @@ def state(max_downloads=1, **changes):
 
 def test_one_slot_is_reserved_then_others_wait():
     s = lifecycle.reserve(state(), "a", NOW)
+    assert lifecycle.downloads_in_progress(s, NOW) == 1
+    assert lifecycle.downloads_in_progress(s, NOW + lifecycle.LEASE_SECONDS) == 0, "a dead download's lease expires"
     with pytest.raises(DownloadInProgress):
         lifecycle.reserve(s, "b", NOW)
 

@@ -87,7 +87,7 @@ export function getConfig() {
 }
 
 /**
- * POST /api/files/info -> {name, size, created_at, expires_at, downloads_left}.
+ * POST /api/files/info -> {name, size, created_at, expires_at, downloads_left, downloads_in_progress}.
  * A file with a passphrase answers 401 passphrase_required without one,
  * 403 wrong_passphrase with a wrong one.
  */
@@ -154,10 +154,14 @@ function hiddenInput(name, value) {
  *
  * A real form POST (never a Blob) so the browser streams the file straight
  * to disk. Info is checked again first: an error answer to the form would
- * replace the page with JSON, so we only submit when the file is there.
+ * replace the page with JSON, so we only submit when the file is there and
+ * a download slot is free (not every remaining one held by a running download).
  */
 export async function downloadFile(token, passphrase = '') {
   const info = await getFileInfo(token, passphrase);
+  if (typeof info.downloads_left === 'number' && info.downloads_in_progress >= info.downloads_left) {
+    throw new ApiError('download_in_progress', '', 409);
+  }
   const form = document.createElement('form');
   form.method = 'post';
   form.action = '/api/files/retrieve';

@@ -139,7 +139,8 @@ def info(args: argparse.Namespace) -> int:
           f"Size:           {output.size(details['size'])} ({details['size']} bytes)\n"
           f"Created:        {details['created_at']}\n"
           f"Expires:        {details['expires_at'] or 'never'}\n"
-          f"Downloads left: {'unlimited' if left is None else left}")
+          f"Downloads left: {'unlimited' if left is None else left}"
+          + (f" ({details['downloads_in_progress']} running now)" if details.get("downloads_in_progress") else ""))
     return OK
 
 

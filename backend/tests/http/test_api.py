@@ -39,8 +39,9 @@ def test_raw_upload_info_retrieve_round_trip(client, size):
     assert set(body) == {"token", "owner_token", "name", "size", "expires_at", "max_downloads", "passphrase"}
     assert (body["name"], body["size"], body["max_downloads"]) == ("résumé.pdf", size, None)
     info = client.post("/api/files/info", json={"token": body["token"]}).get_json()
-    assert set(info) == {"name", "size", "created_at", "expires_at", "downloads_left"}
-    assert (info["name"], info["size"], info["downloads_left"]) == ("résumé.pdf", size, None)
+    assert set(info) == {"name", "size", "created_at", "expires_at", "downloads_left", "downloads_in_progress"}
+    assert (info["name"], info["size"], info["downloads_left"], info["downloads_in_progress"]) == (
+        "résumé.pdf", size, None, 0)
     got = client.post("/api/files/retrieve", data={"token": body["token"]})
     assert got.status_code == 200
     assert got.headers["Content-Length"] == str(size)

@@ -59,9 +59,12 @@ def test_a_download_that_breaks_off_does_not_count(client):
     partial = client.post("/api/files/retrieve", json={"token": body["token"]}, buffered=False)
     chunks = iter(partial.response)
     next(chunks)
+    during = info(client, body["token"]).get_json()
+    assert (during["downloads_left"], during["downloads_in_progress"]) == (1, 1), "the page can tell before it asks"
     assert_error(retrieve(client, body["token"]), 409, "download_in_progress")
     partial.close()  # the client went away before the last byte
-    assert info(client, body["token"]).get_json()["downloads_left"] == 1
+    after = info(client, body["token"]).get_json()
+    assert (after["downloads_left"], after["downloads_in_progress"]) == (1, 0)
     assert retrieve(client, body["token"]).get_data() == data
 
 
