@@ -16,12 +16,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from . import lifecycle, names, tokens
+from . import lifecycle, names, options, tokens
 from .crypto import passphrase as pp
 from .crypto import stream
 from .errors import (
     AppError,
-    BadRequest,
     CorruptFile,
     Expired,
     Forbidden,
@@ -32,8 +31,6 @@ from .errors import (
 )
 from .keys import KeyRing
 from .storage import Blob, Storage
-
-MAX_DOWNLOADS_LIMIT = 1000
 
 
 @dataclass(frozen=True)
@@ -72,31 +69,24 @@ class Download:
     close: Callable[[], None]
 
 
-@dataclass(frozen=True)
-class _Options:
-    expires_in: int
-    max_downloads: int | None
-    passphrase: str | None
-
-
 class FileService:
     def __init__(self, storage: Storage, keyring: KeyRing, limits: Limits):
         self.storage, self.keyring, self.limits = storage, keyring, limits
 
     # -- upload ------------------------------------------------------------------
 
-    def upload(self, name: str, chunks: Iterable[bytes], options: Callable[[], Mapping[str, str]],
+    def upload(self, name: str, chunks: Iterable[bytes], fields: Callable[[], Mapping[str, str]],
                now: float | None = None) -> Uploaded:
-        """Store ``chunks`` encrypted. ``options`` is read again after the body, so form fields may follow the file."""
+        """Store ``chunks`` encrypted. ``fields`` is read again after the body, so form fields may follow the file."""
         now = int(time.time() if now is None else now)
-        early = self._options(options())  # fail fast on the options known before the body
+        early = self._options(fields())  # fail fast on the options known before the body
         file_key = secrets.token_bytes(stream.KEY_SIZE)
         storage_name = secrets.token_urlsafe(32)
         counter = _Counter(chunks, self.limits.max_upload_bytes)
         state = lifecycle.new(now + early.expires_in, early.max_downloads)
         self.storage.put(storage_name, stream.encrypt(file_key, counter), state)
         try:
-            opts = self._options(options())
+            opts = self._options(fields())
             expires_at = now + opts.expires_in
             if (opts.expires_in, opts.max_downloads) != (early.expires_in, early.max_downloads):
                 self.storage.update_state(storage_name, lambda s: {**s, "exp": expires_at, "max": opts.max_downloads})
@@ -109,14 +99,8 @@ class FileService:
         return Uploaded(tokens.issue(claims, self.keyring), tokens.issue(owner, self.keyring), claims.name,
                         counter.size, _iso(expires_at), opts.max_downloads, salt is not None)
 
-    def _options(self, raw: Mapping[str, str]) -> _Options:
-        return _Options(self._expires_in(raw.get("expires_in")), _max_downloads(raw.get("max_downloads")),
-                        _passphrase(raw.get("passphrase")))
-
-    def _expires_in(self, raw: str | None) -> int:
-        if raw is None or raw == "":
-            return self.limits.default_expires_in
-        return min(_positive_int(raw, "expires_in"), self.limits.max_expires_in)
+    def _options(self, raw: Mapping[str, str]) -> options.Options:
+        return options.parse(raw, self.limits.default_expires_in, self.limits.max_expires_in)
 
     # -- info / retrieve ---------------------------------------------------------------
 
@@ -207,7 +191,7 @@ class FileService:
             raise PassphraseRequired()
         lifecycle.check_attempts(state, now)
         try:
-            return pp.unwrap(claims.file_key, claims.passphrase_salt, _passphrase(passphrase))
+            return pp.unwrap(claims.file_key, claims.passphrase_salt, options.passphrase(passphrase))
         except pp.WrongPassphrase:
             self.storage.update_state(claims.storage_name, lambda s: lifecycle.record_failure(s, now))
             raise WrongPassphrase() from None
@@ -251,29 +235,6 @@ class _Counter:
             if self.size > self._limit:
                 raise TooLarge()
             yield chunk
-
-
-def _positive_int(raw: str, field: str) -> int:
-    if not raw.isascii() or not raw.isdigit() or int(raw) <= 0:
-        raise BadRequest(f"{field} must be a positive whole number.")
-    return int(raw)
-
-
-def _max_downloads(raw: str | None) -> int | None:
-    if raw is None or raw == "":
-        return None
-    value = _positive_int(raw, "max_downloads")
-    if value > MAX_DOWNLOADS_LIMIT:
-        raise BadRequest(f"max_downloads can be at most {MAX_DOWNLOADS_LIMIT}.")
-    return value
-
-
-def _passphrase(raw: str | None) -> str | None:
-    if raw is None or raw == "":
-        return None
-    if len(raw.encode()) > pp.MAX_PASSPHRASE_BYTES:
-        raise BadRequest("The passphrase is too long.")
-    return raw
 
 
 def _now(now: float | None) -> float:
