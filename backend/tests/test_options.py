@@ -27,7 +27,7 @@ def test_values_are_kept_and_expiry_is_capped():
     ("expires_in", "0", "expires_in must be a positive whole number."),
     ("expires_in", "-5", "expires_in must be a positive whole number."),
     ("expires_in", "1.5", "expires_in must be a positive whole number."),
-    ("expires_in", "٣", "expires_in must be a positive whole number."),  # an Arabic-Indic digit: isdigit() alone says yes
+    ("expires_in", "٣", "expires_in must be a positive whole number."),  # Arabic-Indic 3: isdigit() says yes
     ("max_downloads", "x", "max_downloads must be a positive whole number."),
     ("max_downloads", "1001", "max_downloads can be at most 1000."),
     ("passphrase", "é" * (MAX_PASSPHRASE_BYTES // 2 + 1), "The passphrase is too long."),
