@@ -55,11 +55,15 @@ def test_burn_after_reading(page, new_context, tmp_path):
 def test_download_while_the_last_allowed_one_is_running(page, base_url, tmp_path):
     # Someone else is in the middle of the only allowed download. Clicking Download must explain that on the
     # page, never swap the page for the server's 409 JSON, and work once the other download has given up.
-    data = os.urandom(32 * 1024 * 1024)  # more than nginx's and the sockets' buffers: the server stays mid-stream
+    # Far more than the socket buffers between gunicorn, nginx and this client can hold (they grow to several
+    # MiB each on loopback), so the other download stays mid-stream, its slot held, while it reads nothing.
+    data = os.urandom(128 * 1024 * 1024)
     token = upload_via_http(base_url, data, "busy.bin", max_downloads=1)["token"]
     other = requests.post(f"{base_url}/api/files/retrieve", json={"token": token}, stream=True, timeout=30)
     assert other.status_code == 200
-    next(other.iter_content(1024 * 1024))  # started, then stalls with its slot held
+    next(other.iter_content(1024 * 1024))
+    info = lambda: requests.post(f"{base_url}/api/files/info", json={"token": token}, timeout=10).json()  # noqa: E731
+    assert info()["downloads_in_progress"] == 1
 
     page.goto(f"{base_url}/#{token}")
     expect(page.locator("[data-retrieve='downloads']")).to_have_text("1")
@@ -71,7 +75,6 @@ def test_download_while_the_last_allowed_one_is_running(page, base_url, tmp_path
     assert downloads == []
 
     other.close()  # the other download breaks off: its slot comes back
-    info = lambda: requests.post(f"{base_url}/api/files/info", json={"token": token}, timeout=10).json()  # noqa: E731
     deadline = time.monotonic() + 60
     while info()["downloads_in_progress"] and time.monotonic() < deadline:
         time.sleep(0.5)
