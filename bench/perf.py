@@ -178,7 +178,7 @@ def measure(args: argparse.Namespace, root: Path) -> dict:
     static_root.mkdir()
     for folder in (root, static_root):
         folder.chmod(0o755)  # nginx workers (nobody) read the static files
-    sizes = SIZES + ((LARGE,) if args.large else ())
+    sizes = () if args.only == "small" else SIZES + ((LARGE,) if args.large else ())
     files = {size: make_file(static_root / f"{report.size_label(size).replace(' ', '')}.bin", size)
              for size in sizes}
     env = {"ANON_HOSTING_ENV_FILE": "/dev/null", "SECRET_KEY": secrets.token_urlsafe(48),
@@ -199,7 +199,7 @@ def measure(args: argparse.Namespace, root: Path) -> dict:
         try:
             for run in range(args.runs):
                 print(f"run {run + 1}/{args.runs} (load {os.getloadavg()[0]:.1f})", flush=True)
-                runs.append(one_run(stack, files if args.only != "small" else {}, out, sampler, run))
+                runs.append(one_run(stack, files, out, sampler, run))
                 if args.only == "transfers":
                     continue
                 small.append({})
