@@ -194,3 +194,14 @@ def test_a_payload_that_is_not_json_is_an_invalid_token(keyring):
     token = raw_jwe(our_key(keyring), b"\xff\xfe not json", {"alg": "dir", "enc": "A256GCM", "kid": "1"})
     with pytest.raises(InvalidToken):
         tokens.verify(token, keyring)
+
+
+def test_each_jwe_still_gets_its_own_header_registry_with_the_same_entries():
+    from jwcrypto.jwe import JWEHeaderRegistry  # the registry jwcrypto copies into every JWE object
+    first, second = jwe.JWE(), jwe.JWE()
+    assert first.header_registry._registry is not second.header_registry._registry
+    assert first.header_registry._registry is not JWEHeaderRegistry
+    assert first.header_registry._registry == JWEHeaderRegistry
+    assert all(first.header_registry[k] is JWEHeaderRegistry[k] for k in JWEHeaderRegistry)  # shared, not copied
+    first.header_registry["x-ours"] = first.header_registry["kid"]
+    assert "x-ours" not in second.header_registry and "x-ours" not in JWEHeaderRegistry
