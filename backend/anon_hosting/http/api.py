@@ -12,7 +12,7 @@ from dataclasses import asdict
 from functools import cache
 from importlib.resources import files
 
-from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from ..errors import BadRequest, Unauthorized, WrongPassphrase
 from ..service import FileService
@@ -109,7 +109,7 @@ def delete():
 @api.post("/files/retrieve")
 def retrieve():
     download = _service().retrieve(*_credentials())
-    response = Response(stream_with_context(download.chunks), headers=download_headers(download.name, download.size),
+    response = Response(download.chunks, headers=download_headers(download.name, download.size),
                         direct_passthrough=True)
     response.call_on_close(download.close)
     return response
