@@ -23,7 +23,7 @@ SERVE = HOST=$(HOST) PORT=$(PORT) exec $(VPY) scripts/stack.py run
 # npm steps only once the frontend has a lock file.
 NPM_STAMP := $(if $(wildcard frontend/package-lock.json),$(STAMPS)/npm)
 
-.PHONY: help setup system-deps run test lint audit lock bench clean
+.PHONY: help setup system-deps run test lint audit lock bench bench-instructions clean
 
 help:
 	@echo "make setup        .venv, Python deps (hash-checked), .env, frontend npm deps"
@@ -34,6 +34,7 @@ help:
 	@echo "make audit        known-vulnerability audit of the locked dependencies"
 	@echo "make lock         regenerate backend/requirements*.lock with hashes"
 	@echo "make bench        throughput, memory and small files vs the machine's limits (BENCH_ARGS=--large adds 1 GiB)"
+	@echo "make bench-instructions  instructions per small-file round trip, ours vs bare Flask (needs valgrind)"
 	@echo "make clean        remove .venv and stamps (keeps .env and data/)"
 
 # ensure_env.py is silent and quick when .env is already fine.
@@ -104,6 +105,11 @@ audit: setup
 BENCH_ARGS ?=
 bench: setup
 	$(VPY) bench/perf.py $(BENCH_ARGS)
+
+# The small-file cost counted by valgrind (user-space instructions of one worker), which the machine's
+# load does not move; see docs/performance.md.
+bench-instructions: setup
+	$(VPY) bench/instructions.py
 
 lock: $(STAMPS)/uv/bin/uv
 	$(UV_COMPILE) backend/pyproject.toml -o $(LOCK)
