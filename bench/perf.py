@@ -205,11 +205,12 @@ def measure(args: argparse.Namespace, root: Path) -> dict:
                 small.append({})
                 for c in CONCURRENCY:
                     small[-1][c] = clients.small_files(stack.url, c, args.small_seconds, cpu_groups)
-                    bare = clients.small_files(stack.bare_url, c, args.small_seconds, {})
-                    small[-1][c].update({f"bare_{k}": bare[k] for k in ("rate", "p50", "p99")})
+                    bare = clients.small_files(stack.bare_url, c, args.small_seconds, {"gunicorn": [stack.bare.pid]})
+                    small[-1][c].update({f"bare_{k}": bare[k] for k in ("rate", "p50", "p99", "cpu_ms_gunicorn")})
                 for c, result in small[-1].items():
                     print(f"  small x{c:<2}: {result['rate']:6.0f} round trips/s  p50 {result['p50'] * 1000:5.1f} ms"
-                          f"  p99 {result['p99'] * 1000:5.1f} ms  (bare Flask {result['bare_rate']:4.0f}/s)"
+                          f"  p99 {result['p99'] * 1000:5.1f} ms  (bare Flask {result['bare_rate']:4.0f}/s,"
+                          f" gunicorn {result['bare_cpu_ms_gunicorn']:.2f} ms)"
                           "  CPU ms per round trip: "
                           + " ".join(f"{k[7:]} {v:.2f}" for k, v in result.items() if k.startswith("cpu_ms_")),
                           flush=True)
