@@ -24,8 +24,9 @@ first half is the warm-up: a worker's thread pool and its buffers reach their
 high-water mark once large transfers meet on all its threads; a leak keeps
 growing with the number of requests and shows in the second half. (Before the
 workers capped glibc's arenas and trimmed them, backend/gunicorn.conf.py, RSS
-crept from 40 to 170 MiB over 10 minutes and only then levelled off.) The report also gives each worker's RSS trend over the second half
-(least squares, MiB per minute) and a timeline. Without a server PID (a
+crept from 40 to 170 MiB over 10 minutes and only then levelled off.) The
+report also gives each worker's RSS trend over the second half (least squares,
+MiB per minute) and a timeline. Without a server PID (a
 remote base URL whose process cannot be found) the RSS goal is reported as not
 measured, not as passed. Results: a table on stdout and, with --json, a JSON
 file with the same figures.
