@@ -10,7 +10,7 @@ It asserts nothing; exit 1 when valgrind is missing or a server does not answer.
 
 Why: bench/perf.py's CPU figures swing by a third from one minute to the next on a shared
 machine, more than most single optimisations are worth. valgrind's cachegrind counts the
-instructions a process executes, the same on every run (within 0.1 % here). Each app runs
+instructions a process executes, the same on every run (within 0.2 % here). Each app runs
 as one gunicorn worker with our gunicorn.conf.py under cachegrind, reached straight over
 loopback (no nginx) by one client, one round trip at a time; a run of N + 10 round trips
 minus a run of 10, divided by N, cancels start-up and imports. Kernel work (fsync, file
