@@ -13,7 +13,10 @@ machine, more than most single optimisations are worth. valgrind's cachegrind co
 instructions a process executes, the same on every run (within 0.2 % here). Each app runs
 as one gunicorn worker with our gunicorn.conf.py under cachegrind, reached straight over
 loopback (no nginx) by one client, one round trip at a time; a run of N + 10 round trips
-minus a run of 10, divided by N, cancels start-up and imports. Kernel work (fsync, file
+minus a run of 10, divided by N, cancels start-up and imports. N must be large enough to
+spread Python's full garbage collections, which come in steps of tens of millions of
+instructions: N = 50 gave 6.9 M for ours, N = 100 and 400 gave 5.21 and 5.22 M (with the
+collector frozen after start-up, N = 50 gave 5.24 M: that was the step). Kernel work (fsync, file
 creation, sockets) is not counted, nor time spent waiting: this is the Python-side cost,
 which is what bounds the small-file rate once the two cores are busy (docs/performance.md).
 """
@@ -38,6 +41,10 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 PYTHON = REPO / ".venv" / "bin" / "python"
+sys.path.insert(0, str(REPO / "scripts"))
+
+from stack import free_port  # noqa: E402
+
 WARM = 10  # round trips in the short run, whose count is subtracted
 PAYLOAD = b"\0" * 4096
 APPS = {"ours": "anon_hosting:create_app()", "bare": "bare_app:create_app()"}
@@ -70,7 +77,7 @@ def counts(prefix: Path) -> list[int]:
 
 def worker_run(app: str, round_trips: int, root: Path) -> int:
     """Instructions of the worker over one run: start under cachegrind, health check, round trips, stop."""
-    port, folder = _free_port(), Path(tempfile.mkdtemp(dir=root))
+    port, folder = free_port(), Path(tempfile.mkdtemp(dir=root))
     env = {**os.environ, "ANON_HOSTING_ENV_FILE": "/dev/null", "SECRET_KEY": secrets.token_urlsafe(48),
            "ENCRYPTED_FILE_STORAGE": str(folder / "files"), "PRIVATE_FOLDER": str(folder / "private"),
            "BARE_APP_DIR": str(folder), "RATE_LIMIT_UPLOADS": "0", "RATE_LIMIT_TOKENS": "0",
@@ -114,8 +121,10 @@ def per_round_trip(run, n: int, root: Path) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--round-trips", type=int, default=400, help="N: round trips counted (after 10)")
+    parser.add_argument("--round-trips", type=int, default=400, help="N: round trips counted (after 10); at least 100")
     args = parser.parse_args(argv)
+    if args.round_trips < 100:
+        parser.error("--round-trips must be at least 100 (fewer do not spread the garbage collector's steps)")
     if shutil.which("valgrind") is None:
         print("bench: valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
         return 1
@@ -139,12 +148,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  tokens (2 issue + 1 verify, jwcrypto, in one process) {mega['tokens']:.2f} M"
           f" = {mega['tokens'] / mega['ours'] * 100:.0f} % of ours")
     return 0
-
-
-def _free_port() -> int:
-    sys.path.insert(0, str(REPO / "scripts"))
-    from stack import free_port
-    return free_port()
 
 
 def _connect(port: int, server: subprocess.Popen) -> http.client.HTTPConnection:
