@@ -1,6 +1,7 @@
 """Known-vulnerability audit of a hash-locked requirements file, honest about what it could check.
 
     python scripts/audit_deps.py backend/requirements-dev.lock [--exceptions backend/audit-exceptions.txt]
+                                 [--reviewed backend/audit-reviewed.txt]
 
 Contract: exit 1 when a pinned version has a known advisory that is not in the
 exceptions file (one ``ID  reason`` per line; an ID without a reason is an
@@ -16,8 +17,12 @@ in order:
    the *latest* release only. It is used when the pin is that latest release;
    otherwise the package is reported as not audited.
 
-When neither source answers at all, it prints "audit skipped: no advisory
-source reachable" and exits 0: a skip, never a pass. Standard library only
+A pin neither source could check must be listed, at exactly its version, in
+the reviewed file (``name==version  date  what was checked and found``: a review
+by hand); one that is not fails the audit too, so every pin is covered and a
+version bump needs a new review. When neither source answers at all, it prints
+"audit skipped: no advisory source reachable" and exits 0: a skip, never a
+pass. Standard library only
 (besides calling pip-audit, found next to the running interpreter).
 """
 
@@ -63,6 +68,24 @@ def read_exceptions(path: Path) -> dict[str, str]:
     return exceptions
 
 
+def read_reviewed(path: Path) -> dict[tuple[str, str], str]:
+    """{(name, version): "date  findings"} of the pins reviewed by hand; each needs a date and a finding."""
+    reviewed = {}
+    if not path.is_file():
+        return reviewed
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        pin, _, rest = line.partition(" ")
+        name, _, version = pin.partition("==")
+        date, _, finding = rest.strip().partition(" ")
+        if not (name and version and re.fullmatch(r"\d{4}-\d{2}-\d{2}", date) and finding.strip()):
+            raise SystemExit(f"{path}:{number}: expected 'name==version  YYYY-MM-DD  what was checked and found'")
+        reviewed[(canonical(name), version)] = f"{date}  {finding.strip()}"
+    return reviewed
+
+
 def run_pip_audit(lock: Path, exceptions: dict[str, str]) -> tuple[dict[tuple, list[str]], set[tuple]]:
     """Findings {(name, version): [ids]} and the pins pip-audit really audited; ({}, set()) if it cannot run."""
     pip_audit = Path(sys.executable).parent / "pip-audit"
@@ -101,7 +124,7 @@ def latest_release_advisories(name: str) -> tuple[str | None, list[dict] | None]
     return data.get("info", {}).get("version"), data.get("vulnerabilities") or []
 
 
-def audit(lock: Path, exceptions: dict[str, str]) -> int:
+def audit(lock: Path, exceptions: dict[str, str], reviewed: dict[tuple[str, str], str]) -> int:
     pins = read_pins(lock)
     findings, by_pip_audit = run_pip_audit(lock, exceptions)
     rest = sorted(set(pins) - by_pip_audit)
@@ -123,27 +146,34 @@ def audit(lock: Path, exceptions: dict[str, str]) -> int:
                    and not set(a.get("aliases", [])) & set(exceptions)]
             if ids:
                 findings[pin] = ids
+    by_hand = {pin: reviewed[pin] for pin in not_audited if pin in reviewed}
+    uncovered = {pin: why for pin, why in not_audited.items() if pin not in reviewed}
     print(f"audit of {lock}: {len(pins)} pins; {len(by_pip_audit)} audited by pip-audit, "
-          f"{len(by_latest)} against PyPI's advisories for the latest release, {len(not_audited)} not audited")
+          f"{len(by_latest)} against PyPI's advisories for the latest release, {len(by_hand)} reviewed by hand, "
+          f"{len(uncovered)} not covered")
     if not by_pip_audit:
         print("  pip-audit audited nothing: PyPI's per-release JSON API is not served here "
               "(pip-audit itself would still print 'No known vulnerabilities found')")
-    for (name, version), why in sorted(not_audited.items()):
-        print(f"  not audited: {name}=={version}: {why}")
+    for (name, version), review in sorted(by_hand.items()):
+        print(f"  reviewed by hand: {name}=={version}: {review[:10]}")
+    for (name, version), why in sorted(uncovered.items()):
+        print(f"  NOT COVERED: {name}=={version}: {why}, and no review of this version in the reviewed file")
     for vuln_id, reason in sorted(exceptions.items()):
         print(f"  exception: {vuln_id}: {reason}")
     for (name, version), ids in sorted(findings.items()):
         print(f"  VULNERABLE: {name}=={version}: {', '.join(ids)}")
-    print("audit: FAILED" if findings else "audit: no known vulnerability in the audited packages")
-    return 1 if findings else 0
+    failed = bool(findings or uncovered)
+    print("audit: FAILED" if failed else "audit: no known vulnerability; every pin checked or reviewed by hand")
+    return 1 if failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("lock", type=Path)
     parser.add_argument("--exceptions", type=Path, default=Path("backend/audit-exceptions.txt"))
+    parser.add_argument("--reviewed", type=Path, default=Path("backend/audit-reviewed.txt"))
     args = parser.parse_args(argv)
-    return audit(args.lock, read_exceptions(args.exceptions))
+    return audit(args.lock, read_exceptions(args.exceptions), read_reviewed(args.reviewed))
 
 
 if __name__ == "__main__":

@@ -106,7 +106,7 @@ def test_an_advisory_for_the_pinned_release_fails_the_audit(audit, monkeypatch, 
     module, lock = audit
     serve_index(monkeypatch, module, {"flask": ("3.1.0", [{"id": "GHSA-test-0001", "aliases": ["CVE-1"]}]),
                                       "jwcrypto": ("1.6.1", [])})
-    assert module.audit(lock, {}) == 1
+    assert module.audit(lock, {}, {}) == 1
     assert "VULNERABLE: flask==3.1.0: GHSA-test-0001" in capsys.readouterr().out
 
 
@@ -114,7 +114,7 @@ def test_a_reasoned_exception_passes_and_is_printed(audit, monkeypatch, capsys):
     module, lock = audit
     serve_index(monkeypatch, module, {"flask": ("3.1.0", [{"id": "GHSA-test-0001", "aliases": ["CVE-1"]}]),
                                       "jwcrypto": ("1.6.1", [])})
-    assert module.audit(lock, {"CVE-1": "only affects the debug server, which we never run"}) == 0
+    assert module.audit(lock, {"CVE-1": "only affects the debug server, which we never run"}, {}) == 0
     assert "exception: CVE-1" in capsys.readouterr().out
 
 
@@ -126,21 +126,45 @@ def test_an_exception_needs_a_reason(audit, tmp_path):
         module.read_exceptions(path)
 
 
-def test_an_older_pin_is_reported_as_not_audited(audit, monkeypatch, capsys):
+def test_an_older_pin_without_a_review_fails_as_not_covered(audit, monkeypatch, capsys):
     module, lock = audit
     serve_index(monkeypatch, module, {"flask": ("3.2.0", [{"id": "GHSA-new", "aliases": []}]),
                                       "jwcrypto": ("1.6.1", [])})
-    assert module.audit(lock, {}) == 0
+    assert module.audit(lock, {}, {}) == 1
     out = capsys.readouterr().out
-    assert "not audited: flask==3.1.0" in out and "1 against PyPI's advisories" in out
+    assert "NOT COVERED: flask==3.1.0" in out and "1 against PyPI's advisories" in out and "FAILED" in out
+
+
+def test_an_older_pin_reviewed_by_hand_at_its_version_passes(audit, monkeypatch, capsys):
+    module, lock = audit
+    serve_index(monkeypatch, module, {"flask": ("3.2.0", []), "jwcrypto": ("1.6.1", [])})
+    assert module.audit(lock, {}, {("flask", "3.1.0"): "2026-11-27  no advisory file"}) == 0
+    assert "reviewed by hand: flask==3.1.0: 2026-11-27" in capsys.readouterr().out
+    assert module.audit(lock, {}, {("flask", "3.0.9"): "2026-11-27  no advisory file"}) == 1  # another version
+
+
+@pytest.mark.parametrize("line", ["flask==3.1.0", "flask==3.1.0  2026-11-27", "flask  2026-11-27  fine",
+                                  "flask==3.1.0  yesterday  fine"])
+def test_a_review_needs_a_pin_a_date_and_a_finding(audit, tmp_path, line):
+    module, _ = audit
+    path = tmp_path / "reviewed.txt"
+    path.write_text(f"# comment\n{line}\n")
+    with pytest.raises(SystemExit, match="expected"):
+        module.read_reviewed(path)
 
 
 def test_no_reachable_source_is_a_loud_skip(audit, monkeypatch, capsys):
     module, lock = audit
     serve_index(monkeypatch, module, {})
-    assert module.audit(lock, {}) == 0
+    assert module.audit(lock, {}, {}) == 0
     assert capsys.readouterr().out.startswith("audit skipped: no advisory source reachable")
 
 
 def test_the_exceptions_file_is_valid():
     load_audit().read_exceptions(BACKEND / "audit-exceptions.txt")
+
+
+def test_every_review_on_record_is_of_a_pin_in_the_dev_lock():
+    module = load_audit()
+    reviewed = module.read_reviewed(BACKEND / "audit-reviewed.txt")
+    assert reviewed and set(reviewed) <= module.read_pins(BACKEND / "requirements-dev.lock")
