@@ -93,12 +93,13 @@ test: setup system-deps
 # Settings live in backend/pyproject.toml ([tool.ruff], [tool.bandit]).
 lint: setup
 	cd backend && ../$(VENV)/bin/ruff check anon_hosting tests
+	$(VENV)/bin/ruff check bench scripts e2e
 	cd backend && ../$(VENV)/bin/bandit -q -c pyproject.toml -r anon_hosting
 
 # Passes only without known advisories (or with a reasoned exception in backend/audit-exceptions.txt);
 # says plainly how many pins it could check, and skips loudly when no advisory source answers.
 audit: setup
-	$(VPY) scripts/audit_deps.py $(DEV_LOCK) --exceptions backend/audit-exceptions.txt
+	$(VPY) scripts/audit_deps.py $(DEV_LOCK) --exceptions backend/audit-exceptions.txt --reviewed backend/audit-reviewed.txt
 
 # A benchmark, not a test: it starts the real stack (nginx + gunicorn) on loopback, prints a table and
 # rewrites docs/performance.md's generated block and docs/performance.png. BENCH_ARGS=--large adds 1 GiB.

@@ -56,6 +56,7 @@ sys.path.insert(0, str(BENCH))
 
 import perf_clients as clients  # noqa: E402
 import perf_report as report  # noqa: E402
+
 from stack import Stack, free_port  # noqa: E402
 
 MIB = 1 << 20

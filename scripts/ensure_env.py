@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE_SECRET = "change-me-to-a-long-random-string"
+EXAMPLE_SECRET = "change-me-to-a-long-random-string"  # noqa: S105 - the placeholder it replaces
 _SECRET_LINE = re.compile(r"^(\s*(?:export\s+)?SECRET_KEY\s*=)(.*)$", re.MULTILINE)
 
 

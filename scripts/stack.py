@@ -176,7 +176,7 @@ def _wait_http(url: str, deadline: float, proc: subprocess.Popen, log: Path) -> 
         time.sleep(0.1)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _gunicorn_has_control_socket(gunicorn: Path) -> bool:
     try:
         out = subprocess.run([str(gunicorn), "--help"], capture_output=True, text=True, timeout=30).stdout
@@ -258,7 +258,7 @@ class Stack:
 
     @property
     def _local_host(self) -> str:
-        return "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
+        return "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host  # noqa: S104 - a comparison, not a bind
 
     @property
     def url(self) -> str:
@@ -299,7 +299,7 @@ class Stack:
 
     # -- lifecycle -----------------------------------------------------------
 
-    def start(self, timeout: float = 30) -> "Stack":
+    def start(self, timeout: float = 30) -> Stack:
         if not self.gunicorn_bin.exists():
             raise RuntimeError(f"{self.gunicorn_bin} not found: run `make setup` first (or set GUNICORN)")
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -327,7 +327,7 @@ class Stack:
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def __enter__(self) -> "Stack":
+    def __enter__(self) -> Stack:
         return self.start()
 
     def __exit__(self, *exc_info) -> None:
@@ -406,8 +406,8 @@ class Stack:
         self._html_copy = copy = Path(tempfile.mkdtemp(prefix="anon-hosting-html-")) / "html"
         shutil.copytree(FRONTEND, copy, ignore=FRONTEND_COPY_IGNORE)
         copy.parent.chmod(0o755)
-        for root, dirs, files in os.walk(copy):
-            os.chmod(root, 0o755)
+        for root, _dirs, files in os.walk(copy):
+            os.chmod(root, 0o755)  # noqa: S103 - nginx's workers (nobody) must read the public static files
             for name in files:
                 os.chmod(os.path.join(root, name), 0o644)
         return copy
