@@ -1,12 +1,13 @@
 """The HTTP contract through Flask's test client: shapes, both upload forms, every error code."""
 
-import io
 import os
 
 import pytest
 
 from anon_hosting.crypto.stream import DecryptError
 from anon_hosting.http.headers import API_HEADERS
+
+from . import post_multipart
 
 RAW = {"Content-Type": "application/octet-stream"}
 
@@ -51,7 +52,7 @@ def test_raw_upload_info_retrieve_round_trip(client, size):
 
 def test_multipart_upload_with_fields_before_and_after_the_file(client):
     data = os.urandom(2_500_000)
-    created = client.post("/api/files", data={"file": (io.BytesIO(data), "a.bin"), "expires_in": "3600"})
+    created = post_multipart(client, {"file": (data, "a.bin"), "expires_in": "3600"})
     assert created.status_code == 201, created.get_json()
     token = created.get_json()["token"]
     got = client.post("/api/files/retrieve", json={"token": token})
@@ -120,8 +121,7 @@ def test_raw_upload_over_the_limit_is_too_large_and_stores_nothing(client, stora
 
 
 def test_multipart_upload_over_the_limit_is_too_large_and_stores_nothing(client, storage_dir):
-    data = {"file": (io.BytesIO(b"\0" * (3 * 1024 * 1024 + 1)), "big.bin")}
-    assert_error(client.post("/api/files", data=data), 413, "too_large")
+    assert_error(post_multipart(client, {"file": (b"\0" * (3 * 1024 * 1024 + 1), "big.bin")}), 413, "too_large")
     assert os.listdir(storage_dir) == []
 
 

@@ -1,12 +1,12 @@
 """Owner tokens and delete, download limits, passphrases, upload password, the sweeper, via the test client."""
 
-import io
 import os
 
 import pytest
 
 from anon_hosting import create_app, lifecycle
 
+from . import post_multipart
 from .test_api import RAW, assert_error
 
 
@@ -112,7 +112,7 @@ def test_passphrase_on_a_raw_upload(client):
 
 
 def test_passphrase_field_may_follow_the_file_in_multipart(client):
-    response = client.post("/api/files", data={"file": (io.BytesIO(b"late"), "l.txt"), "passphrase": "after"})
+    response = post_multipart(client, {"file": (b"late", "l.txt"), "passphrase": "after"})
     body = response.get_json()
     assert body["passphrase"] is True
     assert retrieve(client, body["token"], passphrase="after").get_data() == b"late"
