@@ -30,9 +30,12 @@ counts. The peak is the highest over all runs.
 Small files: N client threads (1, 8, 32) each loop upload 4 KiB + retrieve it over a
 keep-alive connection through nginx for --small-seconds; round trips per second and
 the p50/p99 latency of one round trip, median over the runs. Right after each, the same
-clients run against bench/bare_app.py (the same two requests with no crypto, token or
-fsync) under the same gunicorn settings behind the same nginx: the framework floor,
-what any app on this stack could reach at best on this machine at that moment.
+clients run against the two floors of bench/bare_app.py, each under the same gunicorn
+settings behind the same nginx: the framework floor (the same two requests with no
+crypto, token or fsync: what any app on this stack could reach at best on this machine
+at that moment) and the required-work floor (the same Flask with only the operations a
+round trip of the product cannot skip, done by the product's own modules: durable
+encrypted put, two jwcrypto tokens, verify, state check, decrypt).
 """
 
 from __future__ import annotations
@@ -72,47 +75,54 @@ server {{
     sendfile on;
     location / {{ }}
 }}
-# bench/perf.py: the framework floor, bench/bare_app.py proxied exactly as the real API is.
-upstream bare_app {{
-    server 127.0.0.1:{bare_backend};
+"""
+FLOOR_SERVER = """
+# bench/perf.py: a floor of the small-file figures, bench/bare_app.py proxied exactly as the real API is.
+upstream floor_{name} {{
+    server 127.0.0.1:{backend};
     keepalive 32;
 }}
 server {{
-    listen 127.0.0.1:{bare_port};
+    listen 127.0.0.1:{port};
     location /api/ {{
         include anon-hosting/proxy-api.conf;
-        proxy_pass http://bare_app;
+        proxy_pass http://floor_{name};
     }}
 }}
 """
+# name -> gunicorn app spec in bench/bare_app.py (see its docstring)
+FLOORS = {"bare": "bare_app:create_app()", "required": "bare_app:create_app(required_work=True)"}
+SMALL_FIGURES = ("rate", "p50", "p99", "cpu_ms_gunicorn")
 
 
 class BenchStack(Stack):
-    """The real stack, plus a server block that serves ``static_root`` as nginx does best, plus bench/bare_app.py
-    under the same gunicorn settings behind the same nginx (the framework floor of the small-file figures)."""
+    """The real stack, plus a server block that serves ``static_root`` as nginx does best, plus the two floors of
+    bench/bare_app.py under the same gunicorn settings behind the same nginx (see FLOORS)."""
 
     def __init__(self, static_root: Path, **kwargs):
         super().__init__(**kwargs)
         self.static_root, self.static_port = static_root, free_port()
-        self.bare_port, self.bare_backend_port, self.bare = free_port(), free_port(), None
+        self.floor_ports = {name: (free_port(), free_port()) for name in FLOORS}  # (nginx, gunicorn)
+        self.floors: dict[str, subprocess.Popen] = {}
 
-    @property
-    def bare_url(self) -> str:
-        return f"http://127.0.0.1:{self.bare_port}"
+    def floor_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.floor_ports[name][0]}"
 
     def _start_gunicorn(self) -> None:
         super()._start_gunicorn()
-        folder = self.workdir / "bare-app"
-        folder.mkdir(parents=True, exist_ok=True)
-        env = {**self.backend_env(), "BARE_APP_DIR": str(folder), "PYTHONPATH": str(BENCH)}
-        self.bare = subprocess.Popen(  # noqa: S603 - our own gunicorn, fixed arguments
-            [*self.gunicorn_command(f"127.0.0.1:{self.bare_backend_port}"), "bare_app:create_app()"],
-            cwd=BENCH, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        for name, app in FLOORS.items():
+            folder = self.workdir / f"floor-{name}"
+            folder.mkdir(parents=True, exist_ok=True)
+            env = {**self.backend_env(), "BARE_APP_DIR": str(folder), "PYTHONPATH": str(BENCH)}
+            self.floors[name] = subprocess.Popen(  # noqa: S603 - our own gunicorn, fixed arguments
+                [*self.gunicorn_command(f"127.0.0.1:{self.floor_ports[name][1]}"), app],
+                cwd=BENCH, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
     def stop(self) -> None:
-        if self.bare is not None and self.bare.poll() is None:
-            self.bare.terminate()
-            self.bare.wait(timeout=30)
+        for process in self.floors.values():
+            if process.poll() is None:
+                process.terminate()
+                process.wait(timeout=30)
         super().stop()
 
     @property
@@ -122,9 +132,9 @@ class BenchStack(Stack):
     def write_nginx_conf(self) -> Path:
         conf = super().write_nginx_conf()
         site = conf.parent / "default.conf"
-        site.write_text(site.read_text() + STATIC_SERVER.format(
-            port=self.static_port, root=self.static_root, bare_port=self.bare_port,
-            bare_backend=self.bare_backend_port))
+        site.write_text(site.read_text() + STATIC_SERVER.format(port=self.static_port, root=self.static_root)
+                        + "".join(FLOOR_SERVER.format(name=name, port=port, backend=backend)
+                                  for name, (port, backend) in self.floor_ports.items()))
         return conf
 
 
@@ -191,7 +201,8 @@ def measure(args: argparse.Namespace, root: Path) -> dict:
     try:
         if not stack.use_nginx:
             raise RuntimeError("nginx is not installed: the benchmark measures through nginx")
-        clients.wait_ready(f"{stack.bare_url}/api/health", timeout=60)
+        for name in FLOORS:
+            clients.wait_ready(f"{stack.floor_url(name)}/api/health", timeout=60)
         sampler = clients.RssSampler(stack.gunicorn.pid)
         sampler.start()
         idle = sampler.current()
@@ -206,12 +217,15 @@ def measure(args: argparse.Namespace, root: Path) -> dict:
                 small.append({})
                 for c in CONCURRENCY:
                     small[-1][c] = clients.small_files(stack.url, c, args.small_seconds, cpu_groups)
-                    bare = clients.small_files(stack.bare_url, c, args.small_seconds, {"gunicorn": [stack.bare.pid]})
-                    small[-1][c].update({f"bare_{k}": bare[k] for k in ("rate", "p50", "p99", "cpu_ms_gunicorn")})
+                    for name, process in stack.floors.items():
+                        floor = clients.small_files(stack.floor_url(name), c, args.small_seconds,
+                                                    {"gunicorn": [process.pid]})
+                        small[-1][c].update({f"{name}_{k}": floor[k] for k in SMALL_FIGURES})
                 for c, result in small[-1].items():
                     print(f"  small x{c:<2}: {result['rate']:6.0f} round trips/s  p50 {result['p50'] * 1000:5.1f} ms"
                           f"  p99 {result['p99'] * 1000:5.1f} ms  (bare Flask {result['bare_rate']:4.0f}/s,"
-                          f" gunicorn {result['bare_cpu_ms_gunicorn']:.2f} ms)"
+                          f" gunicorn {result['bare_cpu_ms_gunicorn']:.2f} ms; required work"
+                          f" {result['required_rate']:4.0f}/s, {result['required_cpu_ms_gunicorn']:.2f} ms)"
                           "  CPU ms per round trip: "
                           + " ".join(f"{k[7:]} {v:.2f}" for k, v in result.items() if k.startswith("cpu_ms_")),
                           flush=True)
