@@ -216,7 +216,9 @@ def measure(args: argparse.Namespace, root: Path) -> dict:
                     continue
                 small.append({})
                 for c in CONCURRENCY:
+                    creation = clients.file_creation_us(stack.storage_dir)
                     small[-1][c] = clients.small_files(stack.url, c, args.small_seconds, cpu_groups)
+                    small[-1][c]["file_creation_us"] = creation
                     for name, process in stack.floors.items():
                         floor = clients.small_files(stack.floor_url(name), c, args.small_seconds,
                                                     {"gunicorn": [process.pid]})
@@ -227,7 +229,8 @@ def measure(args: argparse.Namespace, root: Path) -> dict:
                           f" gunicorn {result['bare_cpu_ms_gunicorn']:.2f} ms; required work"
                           f" {result['required_rate']:4.0f}/s, {result['required_cpu_ms_gunicorn']:.2f} ms)"
                           "  CPU ms per round trip: "
-                          + " ".join(f"{k[7:]} {v:.2f}" for k, v in result.items() if k.startswith("cpu_ms_")),
+                          + " ".join(f"{k[7:]} {v:.2f}" for k, v in result.items() if k.startswith("cpu_ms_"))
+                          + f"; a file creation {result['file_creation_us']:.0f} us",
                           flush=True)
         finally:
             sampler.stop()

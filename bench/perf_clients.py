@@ -5,7 +5,9 @@ transfer's seconds (curl's own ``time_total``), raising RuntimeError on any
 answer but the expected one or a size mismatch; ``aes_gcm(n)`` returns the
 sealing and opening throughput (bytes/s) of n bytes in 1 MiB chunks;
 ``small_files(url, clients, seconds)`` returns round trips/s, p50 and p99 (s);
-``RssSampler`` records each labelled phase's peak worker RSS (bytes).
+``RssSampler`` records each labelled phase's peak worker RSS (bytes);
+``file_creation_us(folder)`` returns the kernel's CPU microseconds per new file
+there, right now (docs/performance.md, "The file system").
 Traffic goes only to the loopback URLs given.
 """
 
@@ -92,6 +94,22 @@ def aes_gcm(total: int) -> tuple[float, float]:
         aead.decrypt(nonce, sealed, b"h")
     opening = time.perf_counter() - started
     return count * MIB / sealing, count * MIB / opening
+
+
+def file_creation_us(folder: Path, count: int = 200) -> float:
+    """CPU microseconds (user + system) of one ``open(O_CREAT | O_EXCL)`` of a new file in ``folder``.
+
+    An upload creates two files; on an ext4 without a journal, as on these machines, each costs
+    about 30 us, or 1 to 1.5 ms while inodes freed in the last minutes are near (the allocator skips
+    them one by one). The probe files are kept, not deleted, so the probe does not cause what it
+    measures; they go with the bench's folder at the end."""
+    probe = folder / f".create-probe-{time.monotonic_ns()}"
+    probe.mkdir()
+    before = os.times()
+    for i in range(count):
+        os.close(os.open(probe / str(i), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    after = os.times()
+    return (after.user - before.user + after.system - before.system) * 1e6 / count
 
 
 def cpu_seconds(groups: dict[str, list[int]]) -> dict[str, float]:

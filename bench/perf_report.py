@@ -59,7 +59,8 @@ HEADERS = ["size", "upload", "dd fsync", "up/dd", "download", "nginx static", "d
            "AES-GCM seal/open", "worker CPU ms/MiB up/down", "peak worker RSS MiB (vs 1 MiB)"]
 SMALL_HEADERS = ["clients", "round trips/s", "p50 ms", "p99 ms", "CPU ms per round trip: gunicorn / nginx / client",
                  "bare Flask round trips/s (p99 ms, gunicorn CPU ms)",
-                 "required-work floor round trips/s (p99 ms, gunicorn CPU ms)", "ours / bare, ours / required"]
+                 "required-work floor round trips/s (p99 ms, gunicorn CPU ms)", "ours / bare, ours / required",
+                 "one file creation, µs of CPU"]
 
 
 def small_rows(results: dict) -> list[list[str]]:
@@ -72,7 +73,8 @@ def small_rows(results: dict) -> list[list[str]]:
         out.append([str(clients), f"{s['rate']:.0f}{verdict}", f"{s['p50'] * 1000:.1f}", f"{s['p99'] * 1000:.1f}", cpu,
                     *(f"{s[f + '_rate']:.0f} ({s[f + '_p99'] * 1000:.1f}, {s[f + '_cpu_ms_gunicorn']:.2f})"
                       for f in ("bare", "required")),
-                    f"{s['rate'] / s['bare_rate']:.2f}, {s['rate'] / s['required_rate']:.2f}"])
+                    f"{s['rate'] / s['bare_rate']:.2f}, {s['rate'] / s['required_rate']:.2f}",
+                    f"{s.get('file_creation_us', 0):.0f}"])
     return out
 
 
