@@ -53,33 +53,32 @@ def read_pins(lock: Path) -> set[tuple[str, str]]:
     return {(canonical(name), version) for name, version in PIN.findall(lock.read_text())}
 
 
-def read_exceptions(path: Path) -> dict[str, str]:
-    exceptions = {}
+def _entries(path: Path):
+    """(line number, first word, the rest) of each line that is not blank or a ``#`` comment; none without a file."""
     if not path.is_file():
-        return exceptions
+        return
     for number, line in enumerate(path.read_text().splitlines(), 1):
         line = line.split("#", 1)[0].strip()
-        if not line:
-            continue
-        vuln_id, _, reason = line.partition(" ")
-        if not reason.strip():
+        if line:
+            first, _, rest = line.partition(" ")
+            yield number, first, rest.strip()
+
+
+def read_exceptions(path: Path) -> dict[str, str]:
+    exceptions = {}
+    for number, vuln_id, reason in _entries(path):
+        if not reason:
             raise SystemExit(f"{path}:{number}: {vuln_id} has no reason; every exception needs one")
-        exceptions[vuln_id] = reason.strip()
+        exceptions[vuln_id] = reason
     return exceptions
 
 
 def read_reviewed(path: Path) -> dict[tuple[str, str], str]:
     """{(name, version): "date  findings"} of the pins reviewed by hand; each needs a date and a finding."""
     reviewed = {}
-    if not path.is_file():
-        return reviewed
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        line = line.split("#", 1)[0].strip()
-        if not line:
-            continue
-        pin, _, rest = line.partition(" ")
+    for number, pin, rest in _entries(path):
         name, _, version = pin.partition("==")
-        date, _, finding = rest.strip().partition(" ")
+        date, _, finding = rest.partition(" ")
         if not (name and version and re.fullmatch(r"\d{4}-\d{2}-\d{2}", date) and finding.strip()):
             raise SystemExit(f"{path}:{number}: expected 'name==version  YYYY-MM-DD  what was checked and found'")
         reviewed[(canonical(name), version)] = f"{date}  {finding.strip()}"
