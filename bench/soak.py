@@ -32,8 +32,8 @@ reported as not measured, not as passed. Results: a table on stdout and, with
 
 Right after a client's last allowed download of a file, the server may not yet
 have recorded it (it does once the last byte is in its socket buffer); in that
-window info answers 200 with downloads_in_progress >= 1 and retrieve 409
-download_in_progress where 410 is due. Those are accepted and counted as
+window info answers 200 with one download left and one in progress, and
+retrieve 409 download_in_progress, where 410 is due. Those are accepted and counted as
 "lease still open"; a second complete download is not.
 
 The rate limits of the app are per client IP, and every client here is
@@ -200,17 +200,19 @@ def lease_still_open(response: requests.Response) -> bool:
 
     The server counts a download once its last byte is in the kernel's socket buffer;
     until the worker that sent it has written that down (a few ms), the download's
-    lease is still open, so info answers 200 with downloads_in_progress >= 1 and a
-    retrieve 409 download_in_progress, even to the client that has every byte. Either
+    lease is still open, so info answers 200 with one download left and one in progress,
+    and a retrieve 409 download_in_progress, even to the client that has every byte. Either
     is accepted where 410 was expected, and counted in the report.
     """
     if response.status_code == 409:
         return error_code(response) == "download_in_progress"
     if response.status_code == 200 and response.headers.get("Content-Type", "").startswith("application/json"):
         try:
-            return response.json().get("downloads_in_progress", 0) >= 1
+            body = response.json()
         except ValueError:
             return False
+        # the one allowed download left is the one still being recorded: anything else is a lost count
+        return body.get("downloads_left") == 1 and body.get("downloads_in_progress") == 1
     return False
 
 

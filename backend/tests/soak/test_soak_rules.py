@@ -37,6 +37,7 @@ def answer(status, body, content_type="application/json"):
     (answer(200, {"downloads_left": 1, "downloads_in_progress": 1}), True),
     (answer(409, {"error": {"code": "download_in_progress", "message": "m"}}), True),
     (answer(200, {"downloads_left": 1, "downloads_in_progress": 0}), False),
+    (answer(200, {"downloads_left": 2, "downloads_in_progress": 1}), False),  # a lost count, lease or not
     (answer(200, b"file bytes", "application/octet-stream"), False),  # a download where 410 is due: never excused
     (answer(410, {"error": {"code": "download_limit_reached", "message": "m"}}), False),
     (answer(409, {"error": {"code": "conflict", "message": "m"}}), False),
