@@ -719,7 +719,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=20261126)
     parser.add_argument("--server-pid", type=int, help="gunicorn master PID, for worker RSS (found when local)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers of a self-started server")
-    parser.add_argument("--rss-slack", type=parse_size, default=20 * MIB, help="allowed RSS growth after warm-up")
+    parser.add_argument("--rss-slack", type=parse_size, default=20 * MIB,
+                        help="allowed growth of the idle RSS at the end over the idle start and the first-half high")
     parser.add_argument("--settle", type=float, default=12.0,
                         help="idle seconds after the load before the last RSS sample (default 12: two trims)")
     parser.add_argument("--json", type=Path, help="also write the report as JSON here")
