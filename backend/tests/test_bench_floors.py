@@ -11,6 +11,8 @@ import pytest
 from anon_hosting import tokens
 from anon_hosting.keys import KeyRing
 
+from .storage.stores import local_blob, local_state
+
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 PAYLOAD = os.urandom(4096)
 
@@ -43,8 +45,8 @@ def test_the_framework_floor_round_trips(bare_app):
 def test_the_required_work_floor_stores_encrypted_and_durably_and_issues_real_tokens(bare_app, tmp_path):
     token = round_trip(bare_app.create_app(required_work=True))
     claims = tokens.verify(token, KeyRing(tmp_path / "private", "s" * 48))
-    blob = (tmp_path / "files" / claims.storage_name).read_bytes()
+    blob = local_blob(tmp_path / "files", claims.storage_name)
     assert len(blob) > len(PAYLOAD) and PAYLOAD[:64] not in blob
-    assert (tmp_path / "files" / (claims.storage_name + ".state")).is_file()
+    assert local_state(tmp_path / "files", claims.storage_name)["exp"] > claims.created_at
     with pytest.raises(tokens.InvalidToken):
         tokens.verify(token[:-2] + ("AA" if token[-2:] != "AA" else "BB"), KeyRing(tmp_path / "private", "s" * 48))

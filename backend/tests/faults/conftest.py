@@ -6,9 +6,8 @@ size)`` mounts a size-limited tmpfs (root only; the tests that need one skip
 with that reason otherwise, and CI runs as root). ``FAULTS_DIR`` holds a
 ``sitecustomize.py`` that a server started with ``fault_env(switch)`` imports
 at start-up: while the file ``switch`` exists, ``os.fsync`` of a regular file
-fails with ENOSPC ("state": the first fsync of a small file, i.e. the state;
-"blob": any file over 4 KiB), the fault no local file system produces on
-demand because they all report a full disk at write() time.
+fails with ENOSPC ("blob": any file over 4 KiB), the fault no local file
+system produces on demand because they all report a full disk at write() time.
 """
 
 import contextlib

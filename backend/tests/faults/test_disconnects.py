@@ -23,6 +23,7 @@ import psutil
 import pytest
 
 from ..integration.transfer import MIB, MultipartBody, connect, raw_upload_head, request_head, upload_raw, wait_until
+from ..storage.stores import local_state
 from .conftest import storage_kinds
 
 ROUNDS = 24
@@ -101,7 +102,7 @@ def cut_download(server, token: str, rng: random.Random) -> None:
 
 
 def leases(server, name: str) -> dict:
-    return json.loads((server.storage_dir / f"{name}.state").read_text())["leases"]
+    return local_state(server.storage_dir, name)["leases"]
 
 
 def test_random_disconnects_leak_nothing_and_keep_the_download_slot(cut_server):

@@ -1,12 +1,13 @@
 """A full disk during an upload, on a real gunicorn whose storage folder is a 64 MiB tmpfs.
 
 The disk runs out at five different points: in the middle of a body bigger
-than the disk, at the very first write when a filler file left no room at all,
-at the final flush of the blob's last bytes (a filler left room for everything
-but that), at the state written after the blob (room for exactly the blob),
-and in fsync of the state or of the blob (injected, see conftest). Each time the
-client gets ``507 insufficient_storage`` in the JSON shape, storage holds no
-blob, no state and no temp file of that upload, and the server keeps serving.
+than the disk, at the very first write when a filler file left no room at all
+(for a blob file, and for a small blob's row in the index), at the final flush
+of the blob's last bytes (a filler left room for everything but that), at the
+state's row written after the blob (room for exactly the blob), and in fsync of
+the blob (injected, see conftest). Each time the client gets ``507
+insufficient_storage`` in the JSON shape, storage holds no blob, no state and
+no temp file of that upload, and the server keeps serving.
 """
 
 import json
@@ -100,11 +101,12 @@ def blob_pages(size: int, *, before_last_chunk: bool = False) -> int:
 SIZE = 2 * MIB + 5000  # the last chunk (5016 sealed bytes) stays in Python's buffer until flush()
 
 
-def test_no_room_at_all_is_507_at_the_first_write(full_disk_server):
+@pytest.mark.parametrize("size", [SIZE, 1000], ids=["a blob file", "a blob in its row"])
+def test_no_room_at_all_is_507_at_the_first_write(full_disk_server, size):
     filler = fill(full_disk_server, 0)
     try:
         before = full_disk_server.storage_entries()
-        status, body = upload_over_socket(full_disk_server, SIZE)
+        status, body = upload_over_socket(full_disk_server, size)
         assert_507_and_nothing_left(full_disk_server, status, body, before)
     finally:
         filler.unlink()
@@ -113,7 +115,7 @@ def test_no_room_at_all_is_507_at_the_first_write(full_disk_server):
 
 @pytest.mark.parametrize("where,room", [
     ("the blob's last bytes, at flush()", blob_pages(SIZE, before_last_chunk=True)),
-    ("the state, written after the whole blob", blob_pages(SIZE)),
+    ("the state's row, written after the whole blob", blob_pages(SIZE)),
 ])
 def test_no_room_for_the_last_write_is_507_and_leaves_nothing(full_disk_server, where, room):
     assert blob_pages(SIZE) == blob_pages(SIZE, before_last_chunk=True) + 1, "the last chunk must need a page"
@@ -128,10 +130,9 @@ def test_no_room_for_the_last_write_is_507_and_leaves_nothing(full_disk_server, 
     assert_still_serving(full_disk_server)
 
 
-@pytest.mark.parametrize("which", ["state", "blob"])
-def test_enospc_in_fsync_is_507_and_leaves_nothing(full_disk_server, which):
+def test_enospc_in_fsync_is_507_and_leaves_nothing(full_disk_server):
     before = full_disk_server.storage_entries()
-    full_disk_server.switch.write_text(which)
+    full_disk_server.switch.write_text("blob")
     try:
         status, body = upload_over_socket(full_disk_server, 3 * MIB)
     finally:

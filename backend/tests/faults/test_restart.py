@@ -16,6 +16,7 @@ import threading
 
 from ..integration.server import GunicornServer
 from ..integration.transfer import MIB, connect, wait_until
+from ..storage.stores import local_state
 from .conftest import needs_root
 
 pytestmark = needs_root
@@ -87,7 +88,7 @@ def test_restart_with_downloads_in_flight_and_an_expiring_file(tmp_path_factory,
                 completed_before[token] += done
                 assert code in {"200", "download_in_progress", "download_limit_reached"}, code
             assert completed_before[token] <= 1, f"max_downloads=1, downloaded {completed_before[token]} times"
-        state = json.loads((second.storage_dir / f"{_storage_name(second, paused)}.state").read_text())
+        state = local_state(second.storage_dir, _storage_name(second, paused))
         # the cut download did not count; its lease (if any) runs out after lifecycle.LEASE_SECONDS
         assert state["done"] == 0 and len(state["leases"]) <= 1, state
 

@@ -7,6 +7,7 @@ import pytest
 from anon_hosting.crypto.stream import DecryptError
 from anon_hosting.http.headers import API_HEADERS
 
+from ..storage.stores import local_blob, local_entries, local_sql, replace_local_blob
 from . import post_multipart
 
 RAW = {"Content-Type": "application/octet-stream"}
@@ -106,7 +107,7 @@ FIELD = ('Content-Disposition: form-data; name="note"', b"hi")
         "no boundary", "too many parts", "huge field", "endless part header"])
 def test_malformed_multipart_is_bad_request_and_stores_nothing(client, storage_dir, body, ctype):
     assert_error(client.post("/api/files", data=body, content_type=ctype), 400, "bad_request")
-    assert os.listdir(storage_dir) == []
+    assert local_entries(storage_dir) == set()
 
 
 def test_unsupported_media_type(client):
@@ -117,12 +118,12 @@ def test_unsupported_media_type(client):
 
 def test_raw_upload_over_the_limit_is_too_large_and_stores_nothing(client, storage_dir):
     assert_error(upload_raw(client, b"\0" * (3 * 1024 * 1024 + 1)), 413, "too_large")
-    assert os.listdir(storage_dir) == []
+    assert local_entries(storage_dir) == set()
 
 
 def test_multipart_upload_over_the_limit_is_too_large_and_stores_nothing(client, storage_dir):
     assert_error(post_multipart(client, {"file": (b"\0" * (3 * 1024 * 1024 + 1), "big.bin")}), 413, "too_large")
-    assert os.listdir(storage_dir) == []
+    assert local_entries(storage_dir) == set()
 
 
 def test_bad_file_name_header_is_bad_request(client):
@@ -139,7 +140,7 @@ def test_odd_file_names_are_cleaned_and_never_touch_storage(client, storage_dir,
     body = upload_raw(client, b"x", hostile).get_json()
     assert body["name"] == shown
     blob = the_blob(storage_dir)
-    assert sorted(os.listdir(storage_dir)) == [blob, blob + ".state"]
+    assert local_entries(storage_dir) == {blob, blob + ".state"}
     got = client.post("/api/files/retrieve", json={"token": body["token"]})
     disposition = got.headers["Content-Disposition"]
     assert "\r" not in disposition and "\n" not in disposition
@@ -173,8 +174,7 @@ def test_token_in_query_string_is_refused_even_with_a_valid_body(client):
 
 def test_deleted_blob_is_not_found(client, storage_dir):
     token = upload_raw(client).get_json()["token"]
-    for path in os.listdir(storage_dir):
-        os.unlink(storage_dir / path)
+    local_sql(storage_dir, "DELETE FROM files")  # by something else than the app
     assert_error(client.post("/api/files/info", json={"token": token}), 404, "not_found")
     assert_error(client.post("/api/files/retrieve", json={"token": token}), 404, "not_found")
 
@@ -189,25 +189,25 @@ def test_expired_file_is_gone(client, service, monkeypatch):
 
 
 def the_blob(storage_dir):
-    [blob] = [p for p in os.listdir(storage_dir) if len(p) == 43]
+    [blob] = [p for p in local_entries(storage_dir) if len(p) == 43]
     return blob
 
 
 def test_corrupt_first_chunk_is_an_error_before_any_byte(client, storage_dir):
     token = upload_raw(client, b"secret data").get_json()["token"]
     blob = the_blob(storage_dir)
-    raw = bytearray((storage_dir / blob).read_bytes())
+    raw = bytearray(local_blob(storage_dir, blob))
     raw[-1] ^= 1
-    (storage_dir / blob).write_bytes(bytes(raw))
+    replace_local_blob(storage_dir, blob, bytes(raw))
     assert_error(client.post("/api/files/retrieve", json={"token": token}), 500, "internal_error")
 
 
 def test_corrupt_later_chunk_aborts_the_stream(client, storage_dir):
     token = upload_raw(client, os.urandom(2 * 1048576 + 10)).get_json()["token"]
     blob = the_blob(storage_dir)
-    raw = bytearray((storage_dir / blob).read_bytes())
+    raw = bytearray(local_blob(storage_dir, blob))
     raw[-5] ^= 1
-    (storage_dir / blob).write_bytes(bytes(raw))
+    replace_local_blob(storage_dir, blob, bytes(raw))
     response = client.post("/api/files/retrieve", json={"token": token}, buffered=False)
     assert response.status_code == 200  # headers were sent after the first chunk checked out
     with pytest.raises(DecryptError):  # under gunicorn this closes the connection mid-body

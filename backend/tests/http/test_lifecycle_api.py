@@ -6,6 +6,7 @@ import pytest
 
 from anon_hosting import create_app, lifecycle
 
+from ..storage.stores import local_entries
 from . import post_multipart
 from .test_api import RAW, assert_error
 
@@ -28,7 +29,7 @@ def test_owner_token_deletes_and_the_download_token_then_finds_nothing(client, s
     body = upload(client)
     assert body["owner_token"] != body["token"]
     assert client.post("/api/files/delete", json={"token": body["owner_token"]}).status_code == 204
-    assert [p for p in os.listdir(storage_dir) if not p.startswith(".")] == []
+    assert local_entries(storage_dir) == set()
     assert_error(info(client, body["token"]), 404, "not_found")
     assert_error(retrieve(client, body["token"]), 404, "not_found")
     assert_error(client.post("/api/files/delete", json={"token": body["owner_token"]}), 404, "not_found")
@@ -50,7 +51,7 @@ def test_burn_after_reading(client, storage_dir):
     assert retrieve(client, body["token"]).get_data() == b"once"
     assert_error(retrieve(client, body["token"]), 410, "download_limit_reached")
     assert_error(info(client, body["token"]), 410, "download_limit_reached")
-    assert [p for p in os.listdir(storage_dir) if len(p) == 43] == [], "the blob is deleted"
+    assert [p for p in local_entries(storage_dir) if len(p) == 43] == [], "the blob is deleted"
 
 
 def test_a_download_that_breaks_off_does_not_count(client):
@@ -170,8 +171,8 @@ def test_sweep_deletes_expired_and_exhausted_files(client, service, storage_dir)
     (storage_dir / ".tmp-dead").write_bytes(b"x")
     os.utime(storage_dir / ".tmp-dead", (0, 0))
     assert service.sweep(now=time.time() + 61) == 2
-    assert sorted(p for p in os.listdir(storage_dir) if not p.endswith(".lock")) == sorted(
-        [p for p in os.listdir(storage_dir) if p.startswith(tokens_storage(service, keep["token"]))])
+    kept = tokens_storage(service, keep["token"])
+    assert local_entries(storage_dir) == {kept, kept + ".state"}
     assert retrieve(client, keep["token"]).get_data() == b"keep"
 
 

@@ -30,6 +30,8 @@ from typing import Self
 import psutil
 import requests
 
+from ..storage.stores import local_entries
+
 BACKEND_DIR = Path(__file__).resolve().parents[2]
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 HOST = "127.0.0.1"
@@ -195,8 +197,9 @@ class GunicornServer:
         return "\n".join(self.log_text().splitlines()[-lines:])
 
     def storage_entries(self) -> set[str]:
-        """Names in ENCRYPTED_FILE_STORAGE: blobs and any ``.tmp-*`` being written."""
-        return {p.name for p in self.storage_dir.iterdir()} if self.storage_dir.exists() else set()
+        """ENCRYPTED_FILE_STORAGE as S3 would hold it: ``<name>.state`` and ``<name>`` per file (its row or its
+        blob file), any ``.tmp-*`` being written and other files, the index itself left out."""
+        return local_entries(self.storage_dir) if self.storage_dir.exists() else set()
 
     # -- clients -----------------------------------------------------------------
 

@@ -2,8 +2,8 @@
 
 The server starts on folders that do not exist yet, under a permissive umask
 (0o000), so the modes come from the code and not from the test's umask: key set
-0600 in a 0700 private folder, storage folder 0700, and every blob, state, lock
-and the sweeper's lock 0600.
+0600 in a 0700 private folder, storage folder 0700, and the index (with its WAL
+and shared-memory files), every blob file and the sweeper's lock 0600.
 """
 
 import os
@@ -12,6 +12,7 @@ import stat
 import pytest
 
 from anon_hosting.keys import KEYSET_FILE
+from anon_hosting.storage.local import INDEX, INLINE_MAX
 
 from .transfer import info, upload_raw
 
@@ -35,15 +36,15 @@ def test_modes_of_files_a_real_server_creates(open_umask_server):
     server = open_umask_server
     answer = server.session().post(server.url("/api/files?max_downloads=2"), data=b"secret", timeout=30,
                                    headers={"Content-Type": "application/octet-stream"}).json()
-    upload_raw(server, b"another", "b.txt")
+    upload_raw(server, os.urandom(INLINE_MAX + 1), "b.bin")  # too large for its row: a blob file
     server.session().post(server.url("/api/files/retrieve"), json={"token": answer["token"]}, timeout=30)
     assert info(server, answer["token"]).status_code == 200
     assert mode(server.private_dir) == 0o700
     assert mode(server.private_dir / KEYSET_FILE) == 0o600
     assert mode(server.storage_dir) == 0o700
-    entries = sorted(server.storage_entries())
-    kinds = {name.rsplit(".", 1)[-1] if "." in name[1:] else "blob" for name in entries}
-    assert {"blob", "state", "lock"} <= kinds, entries  # a download with a limit takes the name's lock
+    entries = sorted(os.listdir(server.storage_dir))
+    assert {INDEX, INDEX + "-wal", INDEX + "-shm"} <= set(entries), entries
+    assert [name for name in entries if len(name) == 43], entries
     for name in entries:
         assert mode(server.storage_dir / name) == 0o600, name
     for name in os.listdir(server.private_dir):

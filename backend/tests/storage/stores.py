@@ -1,15 +1,19 @@
 """What a storage test can see of a store beyond the interface: its objects, and writers' leftovers.
 
 ``entries(store)``: every blob and state it holds, by name relative to its folder
-or prefix (local lock files left out: they are an implementation detail).
+or prefix. A local store's rows are listed as S3 would hold them (``<name>.state``,
+and ``<name>`` for a blob kept in its row) beside the files in its folder (its index
+files left out: they are an implementation detail).
 ``unfinished(store)``: local temp files, or S3 multipart uploads not completed.
 ``reopen(store)``: an independent store on the same data, as another process or
 replica has (a new boto3 client; never share one across a fork).
 """
 
+import json
 import os
+import sqlite3
 
-from anon_hosting.storage.local import LOCK_SUFFIX, TEMP_PREFIX, LocalStorage
+from anon_hosting.storage.local import INDEX, TEMP_PREFIX, LocalStorage
 from anon_hosting.storage.s3 import S3Storage
 
 STATE = {"v": 1, "exp": 2_000_000_000}
@@ -21,9 +25,49 @@ def files(*names: str) -> list[str]:
 
 def entries(store) -> list[str]:
     if isinstance(store, LocalStorage):
-        return sorted(p for p in os.listdir(store.root) if not p.endswith(LOCK_SUFFIX))
+        return sorted(local_entries(store.root))
     pages = store.client.get_paginator("list_objects_v2").paginate(Bucket=store.bucket, Prefix=store.prefix)
     return sorted(obj["Key"][len(store.prefix):] for page in pages for obj in page.get("Contents", []))
+
+
+def local_sql(root, statement: str, *params) -> list[tuple]:
+    """One statement on a local index, by SQLite directly: as another process, or a damaged disk, would."""
+    db = sqlite3.connect(root / INDEX, isolation_level=None)
+    try:
+        return db.execute(statement, params).fetchall()
+    finally:
+        db.close()
+
+
+def local_rows(root) -> set[str]:
+    """A local index's rows: ``<name>.state`` for each, and ``<name>`` for each blob kept in its row."""
+    if not (root / INDEX).exists():
+        return set()
+    rows = local_sql(root, "SELECT name, blob IS NOT NULL FROM files")
+    return {n + ".state" for n, _ in rows} | {n for n, inline in rows if inline}
+
+
+def local_state(root, name: str) -> dict:
+    [(state,)] = local_sql(root, "SELECT state FROM files WHERE name = ?", name)
+    return json.loads(state)
+
+
+def local_blob(root, name: str) -> bytes:
+    [(inline,)] = local_sql(root, "SELECT blob FROM files WHERE name = ?", name)
+    return inline if inline is not None else (root / name).read_bytes()
+
+
+def replace_local_blob(root, name: str, data: bytes) -> None:
+    """Damage a blob where it lies: its file, or its row."""
+    if (root / name).exists():
+        (root / name).write_bytes(data)
+    else:
+        local_sql(root, "UPDATE files SET blob = ? WHERE name = ?", data, name)
+
+
+def local_entries(root) -> set[str]:
+    """A local folder as S3 would hold it: its rows (``local_rows``) and its files, the index files left out."""
+    return local_rows(root) | {p for p in os.listdir(root) if not p.startswith(INDEX)}
 
 
 def unfinished(store) -> list[str]:

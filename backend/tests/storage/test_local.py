@@ -1,4 +1,4 @@
-"""Local storage only: file modes, a real full disk, the flock-based temp sweeper, lock files.
+"""Local storage only: file modes, the index, a real full disk, the flock-based temp sweeper, orphan blobs.
 
 The contract every backend keeps (atomic put, cleanup on failure, atomic state
 updates, ...) is tested once for all backends in test_contract.py.
@@ -7,6 +7,7 @@ updates, ...) is tested once for all backends in test_contract.py.
 import errno
 import os
 import secrets
+import sqlite3
 import stat
 import subprocess
 import threading
@@ -15,7 +16,9 @@ import time
 import pytest
 
 from anon_hosting.errors import InsufficientStorage
-from anon_hosting.storage.local import TEMP_PREFIX, LocalStorage
+from anon_hosting.storage.local import INDEX, INLINE_MAX, TEMP_PREFIX, LocalStorage
+
+from .stores import entries, local_rows
 
 STATE = {"v": 1, "exp": 2_000_000_000}
 
@@ -29,22 +32,30 @@ def store(tmp_path):
     return LocalStorage(tmp_path / "files")
 
 
-def listing(store) -> list[str]:
-    return sorted(os.listdir(store.root))
-
-
 def files(*names) -> list[str]:
     return sorted([n for n in names] + [n + ".state" for n in names])
 
 
-def test_put_then_open_round_trips_with_mode_0600(store):
-    n = name()
-    assert store.put(n, [b"abc", b"", b"def"], STATE) == 6
-    blob = store.open(n)
+def blob_files(store) -> list[str]:
+    return sorted(p for p in os.listdir(store.root) if not p.startswith(INDEX))
+
+
+def mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_a_small_blob_lives_in_its_row_and_a_larger_one_in_a_file_all_mode_0600(store):
+    small, large = name(), name()
+    assert store.put(small, [b"abc", b"", b"def"], STATE) == 6
+    assert store.put(large, [b"x" * INLINE_MAX, b"y"], STATE) == INLINE_MAX + 1
+    blob = store.open(small)
     assert (blob.size, blob.read(100)) == (6, b"abcdef")
     blob.close()
-    assert stat.S_IMODE(os.stat(store.root / n).st_mode) == 0o600
-    assert listing(store) == files(n)
+    assert blob_files(store) == [large]
+    assert local_rows(store.root) == {small, small + ".state", large + ".state"}
+    for path in [store.root / large] + [p for p in store.root.iterdir() if p.name.startswith(INDEX)]:
+        assert mode(path) == 0o600, path
+    assert {p.name for p in store.root.iterdir() if p.name.startswith(INDEX)} >= {INDEX, INDEX + "-wal"}
 
 
 def test_sweep_removes_dead_writers_temp_files_only(store):
@@ -55,7 +66,7 @@ def test_sweep_removes_dead_writers_temp_files_only(store):
     release, started = threading.Event(), threading.Event()
 
     def slow_source():
-        yield b"in flight"
+        yield b"in flight" + b"." * INLINE_MAX  # more than a row holds: it goes to a temp file
         started.set()
         release.wait(10)
         yield b" and done"
@@ -71,8 +82,21 @@ def test_sweep_removes_dead_writers_temp_files_only(store):
     assert not dead.exists()
     release.set()
     writer.join(10)
-    assert listing(store) == files(n)
-    assert store.open(n).read(100) == b"in flight and done"
+    assert entries(store) == files(n)
+    assert store.open(n).read(INLINE_MAX + 100) == b"in flight" + b"." * INLINE_MAX + b" and done"
+
+
+def test_sweep_removes_blob_files_no_row_names_once_an_hour_old(store):
+    kept = name()
+    store.put(kept, [b"k" * (INLINE_MAX + 1)], STATE)
+    orphan, young = store.root / name(), store.root / name()
+    orphan.write_bytes(b"linked, then the process died before its row was committed")
+    young.write_bytes(b"linked a moment ago; its row is being committed")
+    old = time.time() - 3700
+    for path in (orphan, store.root / kept):
+        os.utime(path, (old, old))
+    assert store.sweep_temp() == 1
+    assert blob_files(store) == sorted([kept, young.name])
 
 
 def test_sweep_spares_brand_new_temp_files(store):
@@ -90,33 +114,50 @@ def tiny_disk(tmp_path):
     mount.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], check=True)
     yield mount
-    subprocess.run(["umount", str(mount)], check=True)
+    subprocess.run(["umount", "--lazy", str(mount)], check=True)  # the store may still hold its index open
 
 
 def test_a_full_disk_is_insufficient_storage_and_leaves_nothing(tiny_disk):
     store = LocalStorage(tiny_disk / "files")
     with pytest.raises(InsufficientStorage):
         store.put(name(), (b"\0" * 65536 for _ in range(64)), STATE)
-    assert listing(store) == []
+    assert entries(store) == []
     small = name()
     store.put(small, [b"still works"], STATE)
-    assert listing(store) == files(small)
+    assert entries(store) == files(small)
 
 
-def test_updates_lock_one_file_per_name_and_delete_removes_it(store):
+def test_an_index_that_cannot_grow_is_insufficient_storage_and_changes_nothing(tiny_disk):
+    store = LocalStorage(tiny_disk / "files")
+    kept = name()
+    store.put(kept, [b"kept"], STATE)
+    filler = tiny_disk / "filler"
+    with open(filler, "wb", buffering=0) as f, pytest.raises(OSError):
+        while True:
+            f.write(b"\0" * 4096)
+    with pytest.raises(InsufficientStorage):
+        for _ in range(50):  # the first few may still fit in pages the index already has
+            store.put(name(), [os.urandom(INLINE_MAX)], STATE)
+    assert store.read_state(kept) == STATE
+    filler.unlink()
+    assert all(store.open(n).read(INLINE_MAX + 1) for n in store.names())
+    assert store.update_state(kept, lambda s: {**s, "count": 1})["count"] == 1
+
+
+def test_updates_and_deletes_leave_no_file_behind(store):
     n = name()
     store.put(n, [b"x"], STATE)
     store.update_state(n, lambda s: {**s, "count": 1})
-    assert listing(store) == sorted(files(n) + [n + ".lock"])
+    assert blob_files(store) == []
     assert store.delete(n) is True
-    assert listing(store) == []
+    assert entries(store) == []
 
 
-def test_state_files_hold_no_secrets(store):
+def test_states_hold_no_secrets(store):
     n = name()
     store.put(n, [b"x"], {"v": 1, "exp": 5, "max": None})
-    assert (store.root / (n + ".state")).read_text() == '{"exp":5,"max":null,"v":1}'
-    assert stat.S_IMODE(os.stat(store.root / (n + ".state")).st_mode) == 0o600
+    with sqlite3.connect(store.root / INDEX) as db:
+        assert db.execute("SELECT state FROM files").fetchall() == [('{"exp":5,"max":null,"v":1}',)]
 
 
 @pytest.mark.parametrize(("code", "raised"), [(errno.EIO, OSError), (errno.ENOSPC, InsufficientStorage)])
@@ -128,4 +169,21 @@ def test_a_failed_background_flush_fails_the_put_and_leaves_nothing(store, monke
     monkeypatch.setattr(os, "fdatasync", failing)
     with pytest.raises(raised):
         store.put(name(), (b"\0" * (1 << 20) for _ in range(24)), STATE)
-    assert listing(store) == []
+    assert entries(store) == []
+
+
+def test_a_folder_in_the_earlier_layout_is_adopted_into_the_index(tmp_path):
+    root, kept, tombstone, stray = tmp_path / "files", name(), name(), name()
+    root.mkdir()
+    (root / kept).write_bytes(b"blob bytes")
+    (root / (kept + ".state")).write_text('{"v":1,"exp":2000000000,"done":2}')
+    (root / (kept + ".lock")).write_bytes(b"")
+    (root / (tombstone + ".state")).write_text('{"v":1,"exp":2000000000,"gone":"download_limit_reached"}')
+    (root / stray).write_bytes(b"a blob without a state: a crash's leftover, swept as any orphan")
+    store = LocalStorage(root)
+    assert store.read_state(kept) == {"v": 1, "exp": 2_000_000_000, "done": 2}
+    assert store.open(kept).read(100) == b"blob bytes"
+    assert store.read_state(tombstone)["gone"] and not store.exists(tombstone)
+    assert sorted(store.names()) == sorted([kept, tombstone])
+    assert blob_files(store) == sorted([kept, stray])
+    assert LocalStorage(root).read_state(kept)["done"] == 2  # opening it again changes nothing

@@ -2,9 +2,9 @@
 
 While the file named by ANON_HOSTING_FAULT_SWITCH exists, os.fsync of a regular
 file raises ENOSPC, like a file system that finds out it is full only when it
-writes back: "state" in the switch file fails only small files (the lifecycle
-state), "blob" only files over 4 KiB (the encrypted blob). Folders are never
-failed. Nothing happens without the variable.
+writes back: "blob" in the switch file fails files over 4 KiB (the encrypted
+blob). Folders are never failed, and neither is the index: SQLite calls fsync
+from C. Nothing happens without the variable.
 """
 
 import errno
@@ -24,7 +24,7 @@ if _SWITCH:
                     mode = f.read().strip()
             except FileNotFoundError:
                 mode = ""
-            if (mode == "state" and st.st_size <= 4096) or (mode == "blob" and st.st_size > 4096):
+            if mode == "blob" and st.st_size > 4096:
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return _real_fsync(fd)
 
