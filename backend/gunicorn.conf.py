@@ -6,10 +6,12 @@ alongside short requests; the worker's heartbeat comes from its main loop, so
 after ``keepalive`` seconds.
 """
 
+import logging
 import os
 import sys
 import threading
 import time
+import traceback
 
 from gunicorn import glogging
 
@@ -29,12 +31,29 @@ control_socket_disable = True  # no management socket under $HOME (absent for th
 
 
 class AccessLogger(glogging.Logger):
-    """gunicorn's logger, building only the atoms that access_log_format uses.
+    """gunicorn's logger, building only the atoms that access_log_format uses, and writing the line itself.
 
     The stock ``atoms`` builds about 80 for every request (each request and response header,
     each environ entry, a formatted date) to fill in 7: a few percent of a small request's CPU.
-    The line is the same (tests/test_gunicorn_conf.py compares the two).
+    The stock ``access`` then makes a LogRecord (clock, thread, process, caller) for a message
+    that is the line itself: a tenth of a small round trip's CPU. ``access`` here writes the same
+    line to the same handlers' streams, under each handler's lock (which a log reopen takes too).
+    The output is the same (tests/test_gunicorn_conf.py compares the two).
     """
+
+    def access(self, resp, req, environ, request_time):
+        handlers = self.access_log.handlers
+        if not self.access_log_enabled or not all(type(h) in _PLAIN and h.stream for h in handlers):
+            return super().access(resp, req, environ, request_time)  # syslog or a logging config: stock path
+        try:
+            atoms = self.atoms_wrapper_class(self.atoms(resp, req, environ, request_time))
+            line = self.cfg.access_log_format % atoms + "\n"
+            for handler in handlers:
+                with handler.lock:
+                    handler.stream.write(line)
+                    handler.stream.flush()
+        except Exception:  # noqa: BLE001 - as gunicorn's own access(): a log line never fails a request
+            self.error(traceback.format_exc())
 
     def atoms(self, resp, req, environ, request_time):
         status = resp.status
@@ -46,6 +65,7 @@ class AccessLogger(glogging.Logger):
                 "M": request_time.seconds * 1000 + request_time.microseconds // 1000}
 
 
+_PLAIN = (logging.StreamHandler, logging.FileHandler)
 logger_class = AccessLogger
 
 

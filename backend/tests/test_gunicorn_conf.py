@@ -1,8 +1,10 @@
 """backend/gunicorn.conf.py: the lean access logger writes the line gunicorn's own logger would."""
 
 import datetime
+import io
 import re
 import runpy
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -38,3 +40,23 @@ def test_the_format_uses_only_atoms_the_logger_builds():
                                       datetime.timedelta(0))
     assert set(re.findall(r"%\((\w+)\)s", CONF["access_log_format"])) <= set(built)
     assert CONF["logger_class"] is CONF["AccessLogger"]
+
+
+@pytest.mark.parametrize("target", ["-", "file"])
+def test_access_writes_what_the_stock_logger_writes(monkeypatch, tmp_path, target):
+    resp = SimpleNamespace(status="200 OK", sent=5, headers=[])
+    environ = {"REMOTE_ADDR": "10.0.0.1", "REQUEST_METHOD": "GET", "PATH_INFO": '/api/"q"',
+               "SERVER_PROTOCOL": "HTTP/1.1", "RAW_URI": '/api/"q"', "QUERY_STRING": ""}
+    written = {}
+    for label, logger_class in (("ours", CONF["AccessLogger"]), ("stock", glogging.Logger)):
+        stdout = io.StringIO()
+        monkeypatch.setattr(sys, "stdout", stdout)
+        cfg = Config()
+        cfg.set("accesslog", "-" if target == "-" else str(tmp_path / f"{label}.log"))
+        cfg.set("access_log_format", CONF["access_log_format"])
+        logger = logger_class(cfg)
+        for _ in range(2):
+            logger.access(resp, SimpleNamespace(headers=[]), environ, datetime.timedelta(microseconds=1500))
+        written[label] = stdout.getvalue() if target == "-" else (tmp_path / f"{label}.log").read_text()
+    assert written["ours"] == written["stock"]
+    assert written["ours"].count("\n") == 2 and '/api/\\"q\\"' in written["ours"]
