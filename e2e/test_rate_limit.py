@@ -1,12 +1,14 @@
 """nginx's rate limits: a burst past them gets 429 in the API's JSON shape,
 with Retry-After and every security header; the page turns it into "wait".
 
-Two stacks of their own (the session stack has its limits out of reach):
+Stacks of their own (the session stack has its limits out of reach):
 - `tight`: 1 upload and 1 token request per minute, bursts of 1 and 2; the
   app's own limits off, so every 429 here is nginx's.
 - `loose`: nginx's rates out of reach but 2 requests in progress per
   address, and the app's token limit at 3 a minute, to show that a
   client-sent X-Forwarded-For cannot buy a fresh allowance.
+- `counted`: only the app's token limit, 3 a minute, one worker; a download
+  refused after the page's own info check shows a page that says why.
 Skipped without nginx (E2E_NGINX=0 or not installed).
 """
 
@@ -18,7 +20,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from helpers import assert_security_headers, check_token
+from helpers import assert_security_headers, check_token, upload_via_http
 from stack import NO_NGINX_LIMITS, Stack
 
 APP_LIMITS_OFF = {"RATE_LIMIT_UPLOADS": "0", "RATE_LIMIT_TOKENS": "0"}
@@ -123,3 +125,25 @@ def test_forwarded_for_from_the_client_is_ignored(loose):
     """nginx replaces X-Forwarded-For: new made-up addresses get no fresh allowance from the app."""
     codes = [info(loose.url, **{"X-Forwarded-For": f"203.0.113.{n}"}).status_code for n in range(1, 7)]
     assert codes[:3] == [400, 400, 400] and 429 in codes[3:], codes
+
+
+def test_a_download_refused_after_the_check_shows_a_page_saying_why(page, tmp_path, stack):
+    """The window the page cannot close: Download checks info, then posts the form as a navigation. If the
+    server refuses that post (here the app's token limit, reached by the form itself), the browser shows
+    the answer in place of the site: a page with the reason, never the raw JSON."""
+    if not stack.use_nginx:
+        pytest.skip("checks nginx itself")
+    app_env = {"RATE_LIMIT_UPLOADS": "0", "RATE_LIMIT_TOKENS": "3/minute", "WEB_CONCURRENCY": "1"}
+    with own_stack(tmp_path, app_env, NO_NGINX_LIMITS) as counted:
+        token = upload_via_http(counted.url, b"on time", "late.txt")["token"]
+        assert info(counted.url).status_code == 400  # the first of the minute's three
+        page.goto(f"{counted.url}/")
+        expect(page.locator("[data-upload='limits']")).to_contain_text("Up to")
+        check_token(page, token)  # the second
+        expect(page.locator("[data-retrieve='name']")).to_have_text("late.txt")
+        page.get_by_role("button", name="Download", exact=True).click()  # info, the third; the form, refused
+        expect(page.get_by_role("heading", level=1)).to_have_text("The download did not start")
+        expect(page.get_by_text("Too many requests from your address. Wait a moment and try again.")).to_be_visible()
+        assert "rate_limited" not in page.content() and '{"error"' not in page.content()
+        page.get_by_role("link", name="Go to the start page").click()
+        expect(page.get_by_label("Token or share link")).to_be_visible()

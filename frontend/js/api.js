@@ -153,9 +153,10 @@ function hiddenInput(name, value) {
  * Start a native browser download of the file behind `token`.
  *
  * A real form POST (never a Blob) so the browser streams the file straight
- * to disk. Info is checked again first: an error answer to the form would
- * replace the page with JSON, so we only submit when the file is there and
- * a download slot is free (not every remaining one held by a running download).
+ * to disk. Info is checked again first: an error answer to the form replaces
+ * the page (with a short page saying why, see http/errors.py), so we only
+ * submit when the file is there and a download slot is free (not every
+ * remaining one held by a running download).
  */
 export async function downloadFile(token, passphrase = '') {
   const info = await getFileInfo(token, passphrase);

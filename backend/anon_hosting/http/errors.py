@@ -3,12 +3,16 @@
 Contract: every error answer is ``{"error": {"code": snake_case, "message": sentence}}``
 with the status of the ``AppError`` (or of Werkzeug's HTTPException). Anything
 unexpected is logged server-side without request data and answered as
-``500 internal_error``; no traceback ever reaches a client.
+``500 internal_error``; no traceback ever reaches a client. One exception to the
+shape: the download form of the page (a form-encoded POST to retrieve whose Accept
+prefers HTML, i.e. a browser navigation) gets the same status and message as a
+short HTML page, because the browser shows that answer in place of the site.
 """
 
+import html
 import re
 
-from flask import Flask, jsonify
+from flask import Flask, Response, has_request_context, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ..errors import AppError, BadRequest, InternalError, TooLarge
@@ -21,8 +25,26 @@ _MESSAGES = {
 }
 
 
+# Unstyled on purpose: nginx sandboxes every answer of the retrieve route (a download must never run
+# as a page of this origin), so the page cannot load the site's stylesheet, and its CSP refuses inline CSS.
+_PAGE = """<!doctype html>
+<html lang="en">
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<title>The download did not start</title>
+<h1>The download did not start</h1>
+<p>{message}</p>
+<p><a href="/">Go to the start page</a></p>
+</html>
+"""
+
+
 def error_response(error: AppError):
-    response = jsonify(error={"code": error.code, "message": error.message})
+    if _browser_navigation():
+        response = Response(_PAGE.format(message=html.escape(error.message)), mimetype="text/html")
+    else:
+        response = jsonify(error={"code": error.code, "message": error.message})
     response.status_code = error.status
     response.headers.update(API_HEADERS)
     response.headers.update(getattr(error, "headers", {}))
@@ -47,3 +69,10 @@ def register(app: Flask) -> None:
     def _unexpected(exc: Exception):
         app.logger.error("unhandled %s", type(exc).__name__, exc_info=exc)
         return error_response(InternalError())
+
+
+def _browser_navigation() -> bool:
+    """The page's download form, posted as a navigation: the only answer a browser shows in place of the site."""
+    return (has_request_context() and request.endpoint == "api.retrieve"
+            and request.mimetype == "application/x-www-form-urlencoded"
+            and request.accept_mimetypes.best_match(("application/json", "text/html")) == "text/html")

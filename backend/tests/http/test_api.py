@@ -51,6 +51,30 @@ def test_raw_upload_info_retrieve_round_trip(client, size):
     assert got.get_data() == data
 
 
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+def test_the_download_form_gets_its_error_as_a_page_and_every_other_request_gets_json(client):
+    spent = upload_raw(client, b"<once>", query="?max_downloads=1").get_json()["token"]
+    assert client.post("/api/files/retrieve", json={"token": spent}).get_data() == b"<once>"
+    page = client.post("/api/files/retrieve", data={"token": spent}, headers={"Accept": BROWSER_ACCEPT})
+    assert (page.status_code, page.mimetype) == (410, "text/html")
+    text = page.get_data(as_text=True)
+    assert "already been downloaded as many times as allowed." in text and 'href="/"' in text
+    assert page.headers["Content-Security-Policy"] == API_HEADERS["Content-Security-Policy"]
+    hostile = client.post("/api/files/retrieve", data={"token": "<script>alert(1)</script>"},
+                          headers={"Accept": BROWSER_ACCEPT})
+    assert hostile.status_code == 400 and "<script>" not in hostile.get_data(as_text=True)
+    for accept in ("*/*", "application/json", None):  # curl, scripts, fetch(): the JSON shape
+        headers = {"Accept": accept} if accept else {}
+        assert_error(client.post("/api/files/retrieve", data={"token": spent}, headers=headers),
+                     410, "download_limit_reached")
+    assert_error(client.post("/api/files/retrieve", json={"token": spent}, headers={"Accept": BROWSER_ACCEPT}),
+                 410, "download_limit_reached")
+    assert_error(client.post("/api/files/info", data={"token": spent}, headers={"Accept": BROWSER_ACCEPT}),
+                 410, "download_limit_reached")  # only the download form navigates
+
+
 def test_multipart_upload_with_fields_before_and_after_the_file(client):
     data = os.urandom(2_500_000)
     created = post_multipart(client, {"file": (data, "a.bin"), "expires_in": "3600"})
