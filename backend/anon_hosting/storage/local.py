@@ -7,13 +7,12 @@ is fsynced) with one row per file::
     files(name TEXT PRIMARY KEY, state TEXT NOT NULL, blob BLOB, in_file INTEGER NOT NULL)
 
 ``blob`` holds a small blob's bytes; a larger one is the file ``<name>`` beside
-the index (``in_file`` = 1), and a tombstone has neither. A large blob goes
-through a temp file ``.tmp-<random>`` created with O_EXCL and mode 0600, flocked
-while it is written, fsynced, hard-linked to ``<name>`` (a link never
-replaces), the folder fsynced; only then is its row committed. So a row never
-names a missing blob, and a crash leaves at most a temp file (its lock is free,
-so ``sweep_temp`` removes it) or a blob file without a row (removed by
-``sweep_temp`` once it is an hour old). State updates are SQLite write
+the index (``in_file`` = 1), and a tombstone has neither. A large blob is a
+complete fsynced temp file (``durable.write_temp``), hard-linked to ``<name>``
+(a link never replaces), the folder fsynced; only then is its row committed. So
+a row never names a missing blob, and a crash leaves at most a temp file (its
+lock is free, so ``sweep_temp`` removes it) or a blob file without a row
+(removed by ``sweep_temp`` once it is an hour old). State updates are SQLite write
 transactions, serialised across every thread and process on this host. A folder
 written by the earlier layout (``<name>.state`` beside each blob) is adopted
 into the index when a store opens it.
@@ -24,7 +23,6 @@ import fcntl
 import io
 import json
 import os
-import secrets
 import sqlite3
 import threading
 import time
@@ -33,16 +31,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import InsufficientStorage, NotFound, StorageUnavailable
-from . import NAME_PATTERN, Blob, State, Storage, check_name
+from . import NAME_PATTERN, Blob, State, Storage, check_name, durable
+from .durable import TEMP_PREFIX
 
 INDEX = "index.db"
 LOCK = INDEX + ".lock"  # writers queue on its flock
 LEGACY_STATE = ".state"  # the layout before the index: <name>.state beside each blob
-TEMP_PREFIX = ".tmp-"
 INLINE_MAX = 64 << 10  # bytes: a blob this size or smaller lives in its row
-_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
-WRITEBACK_STEP = 8 << 20  # bytes between two background flushes of a blob being written
-_SWEEP_MIN_AGE = 10  # seconds: covers the instant between O_EXCL create and flock
 _ORPHAN_MIN_AGE = 3600  # seconds: a blob file without a row is a crash's leftover once this old
 _INHERITED: list = []
 _SCHEMA = ("CREATE TABLE IF NOT EXISTS files (name TEXT PRIMARY KEY, state TEXT NOT NULL, blob BLOB,"
@@ -66,13 +61,13 @@ class LocalStorage(Storage):
             with self._write() as db:
                 db.execute("INSERT INTO files VALUES (?, ?, ?, 0)", (name, _encode(state), head))
             return len(head)
-        tmp, size = self._write_temp(_chain(head, rest))
+        tmp, size = durable.write_temp(self.root, _chain(head, rest))
         try:
             os.link(tmp, path)
         finally:
             tmp.unlink()
         try:
-            self._fsync_root()
+            durable.fsync_folder(self.root)
             with self._write() as db:
                 db.execute("INSERT INTO files VALUES (?, ?, NULL, 1)", (name, _encode(state)))
         except BaseException:
@@ -125,7 +120,7 @@ class LocalStorage(Storage):
 
     def ping(self) -> None:
         try:
-            self._write_temp([b"ok"])[0].unlink()
+            durable.write_temp(self.root, [b"ok"])[0].unlink()
             with self._write():
                 pass
         except (OSError, InsufficientStorage) as exc:
@@ -134,7 +129,7 @@ class LocalStorage(Storage):
     def sweep_temp(self, now: float | None = None) -> int:
         """Temp files of dead writers, and blob files that no row names (a crash before their commit)."""
         now = time.time() if now is None else now
-        removed = sum(self._sweep_one(path, now) for path in self.root.glob(TEMP_PREFIX + "*"))
+        removed = sum(durable.sweep_temp_file(path, now) for path in self.root.glob(TEMP_PREFIX + "*"))
         with self._sql() as db:
             named = {name for (name,) in db.execute("SELECT name FROM files WHERE in_file = 1")}
         for path in self.root.iterdir():
@@ -178,7 +173,7 @@ class LocalStorage(Storage):
             db.execute(statement, (name,))
         if row is not None and row[1]:
             (self.root / name).unlink(missing_ok=True)
-            self._fsync_root()
+            durable.fsync_folder(self.root)
         return row is not None and (not blob_only or bool(row[0] or row[1]))
 
     def _db(self) -> sqlite3.Connection:
@@ -233,91 +228,6 @@ class LocalStorage(Storage):
             db.execute("ROLLBACK")
         except sqlite3.Error:
             self._local.db = None  # a connection in an unknown state is not used again
-
-    def _sweep_one(self, path: Path, now: float) -> int:
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError:
-            return 0
-        try:
-            if os.fstat(fd).st_mtime > now - _SWEEP_MIN_AGE:
-                return 0
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises while a live writer holds it
-            path.unlink(missing_ok=True)
-            return 1
-        except BlockingIOError:
-            return 0
-        finally:
-            os.close(fd)
-
-    def _write_temp(self, chunks: Iterable[bytes]) -> tuple[Path, int]:
-        """A complete, fsynced temp file; removed again if anything fails."""
-        tmp = self.root / f"{TEMP_PREFIX}{secrets.token_hex(16)}"
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-                flusher, size = _Flusher(f.fileno()), 0
-                try:
-                    for chunk in chunks:
-                        f.write(chunk)
-                        size += len(chunk)
-                        flusher.wrote(size)
-                    f.flush()
-                finally:
-                    flusher.join()  # never let a flush outlive the file descriptor
-                flusher.check()
-                os.fsync(f.fileno())
-        except BaseException as exc:
-            tmp.unlink(missing_ok=True)
-            if isinstance(exc, OSError) and exc.errno in _FULL:
-                raise InsufficientStorage() from exc
-            raise
-        return tmp, size
-
-    def _fsync_root(self) -> None:
-        fd = os.open(self.root, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-class _Flusher:
-    """Flushes a file being written in the background, one ``fdatasync`` at a time, each WRITEBACK_STEP bytes.
-
-    The final fsync, the one a 201 waits for, then has only the tail left to write: on the dev machine's disk a
-    64 MiB blob's single fsync took 115 ms of a 280 ms upload. It changes no guarantee: that final fsync still
-    runs. An error in a background flush is raised by ``check`` (an fsync error is reported only once per file,
-    so it must not be dropped here and missed by the final fsync).
-    """
-
-    def __init__(self, fd: int):
-        self._fd, self._flushed, self._thread = fd, 0, None
-        self._error: OSError | None = None
-
-    def wrote(self, size: int) -> None:
-        if size - self._flushed < WRITEBACK_STEP or (self._thread is not None and self._thread.is_alive()):
-            return
-        self.check()
-        self._flushed = size
-        self._thread = threading.Thread(target=self._flush, name="blob-flush", daemon=True)
-        self._thread.start()
-
-    def join(self) -> None:
-        if self._thread is not None:
-            self._thread.join()
-
-    def check(self) -> None:
-        if self._error is not None:
-            raise self._error
-
-    def _flush(self) -> None:
-        try:
-            os.fdatasync(self._fd)
-        except OSError as exc:
-            self._error = exc
-
 
 def _head(chunks: Iterable[bytes]) -> tuple[bytes, Iterator[bytes] | None]:
     """Up to INLINE_MAX bytes of ``chunks``, and the iterator for the rest (None when there is no rest)."""

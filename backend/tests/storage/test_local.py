@@ -1,10 +1,9 @@
-"""Local storage only: file modes, the index, a real full disk, the flock-based temp sweeper, orphan blobs.
+"""Local storage only: file modes, the index, a real full disk, the temp and orphan sweeps, the earlier layout.
 
 The contract every backend keeps (atomic put, cleanup on failure, atomic state
 updates, ...) is tested once for all backends in test_contract.py.
 """
 
-import errno
 import os
 import secrets
 import sqlite3
@@ -99,13 +98,6 @@ def test_sweep_removes_blob_files_no_row_names_once_an_hour_old(store):
     assert blob_files(store) == sorted([kept, young.name])
 
 
-def test_sweep_spares_brand_new_temp_files(store):
-    fresh = store.root / f"{TEMP_PREFIX}fresh"
-    fresh.write_bytes(b"")
-    assert store.sweep_temp() == 0
-    assert fresh.exists()
-
-
 @pytest.fixture
 def tiny_disk(tmp_path):
     if os.geteuid() != 0:
@@ -158,18 +150,6 @@ def test_states_hold_no_secrets(store):
     store.put(n, [b"x"], {"v": 1, "exp": 5, "max": None})
     with sqlite3.connect(store.root / INDEX) as db:
         assert db.execute("SELECT state FROM files").fetchall() == [('{"exp":5,"max":null,"v":1}',)]
-
-
-@pytest.mark.parametrize(("code", "raised"), [(errno.EIO, OSError), (errno.ENOSPC, InsufficientStorage)])
-def test_a_failed_background_flush_fails_the_put_and_leaves_nothing(store, monkeypatch, code, raised):
-    # An fsync error is reported once per file: one that a background flush saw must not be lost.
-    def failing(fd):
-        raise OSError(code, os.strerror(code))
-
-    monkeypatch.setattr(os, "fdatasync", failing)
-    with pytest.raises(raised):
-        store.put(name(), (b"\0" * (1 << 20) for _ in range(24)), STATE)
-    assert entries(store) == []
 
 
 def test_a_folder_in_the_earlier_layout_is_adopted_into_the_index(tmp_path):
