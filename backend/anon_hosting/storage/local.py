@@ -76,11 +76,11 @@ class LocalStorage(Storage):
         return size
 
     def open(self, name: str) -> Blob:
-        row = self._row(name)
-        if row is None or (row[1] is None and not row[2]):
+        row = self._row(name, "SELECT blob, in_file FROM files WHERE name = ?")
+        if row is None or (row[0] is None and not row[1]):
             raise NotFound()
-        if row[1] is not None:
-            return Blob(io.BytesIO(row[1]), len(row[1]))
+        if row[0] is not None:
+            return Blob(io.BytesIO(row[0]), len(row[0]))
         try:
             stream = open(self.root / name, "rb")  # noqa: SIM115 - the Blob closes it
         except FileNotFoundError:  # deleted since the row was read
@@ -88,7 +88,7 @@ class LocalStorage(Storage):
         return Blob(stream, os.fstat(stream.fileno()).st_size)
 
     def read_state(self, name: str) -> State:
-        row = self._row(name)
+        row = self._row(name, "SELECT state FROM files WHERE name = ?")
         if row is None:
             raise NotFound()
         return json.loads(row[0])
@@ -115,8 +115,8 @@ class LocalStorage(Storage):
         return iter([name for (name,) in rows])
 
     def exists(self, name: str) -> bool:
-        row = self._row(name)
-        return row is not None and (row[1] is not None or (bool(row[2]) and (self.root / name).is_file()))
+        row = self._row(name, "SELECT blob IS NOT NULL, in_file FROM files WHERE name = ?")
+        return row is not None and (bool(row[0]) or (bool(row[1]) and (self.root / name).is_file()))
 
     def ping(self) -> None:
         try:
@@ -160,11 +160,10 @@ class LocalStorage(Storage):
             path.unlink(missing_ok=True)
             (self.root / (name + ".lock")).unlink(missing_ok=True)
 
-    def _row(self, name: str) -> tuple[str, bytes | None, int] | None:
-        """``(state, blob, in_file)``, or None."""
+    def _row(self, name: str, query: str) -> tuple | None:
         check_name(name)
         with self._sql() as db:
-            return db.execute("SELECT state, blob, in_file FROM files WHERE name = ?", (name,)).fetchone()
+            return db.execute(query, (name,)).fetchone()
 
     def _drop(self, name: str, statement: str, blob_only: bool = False) -> bool:
         check_name(name)
