@@ -181,11 +181,17 @@ class LocalStorage(Storage):
         if db is None or self._local.pid != os.getpid():
             if db is not None:  # a forked child's copy of its parent's: never closed here, as SQLite requires
                 _INHERITED.append((db, self._local.lock))
-            db = sqlite3.connect(self.root / INDEX, timeout=60, isolation_level=None)
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute("PRAGMA synchronous = FULL")
             fd = os.open(self.root / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             self._local.lock = os.fdopen(fd, "r+b", buffering=0)  # closed with the thread's other locals
+            # Under the writers' lock: SQLite answers a second process switching a new index to WAL at the
+            # same moment "database is locked" at once, without waiting (workers boot together).
+            fcntl.flock(self._local.lock, fcntl.LOCK_EX)
+            try:
+                db = sqlite3.connect(self.root / INDEX, timeout=60, isolation_level=None)
+                db.execute("PRAGMA journal_mode = WAL")
+                db.execute("PRAGMA synchronous = FULL")
+            finally:
+                fcntl.flock(self._local.lock, fcntl.LOCK_UN)
             self._local.db, self._local.pid = db, os.getpid()
         return db
 
