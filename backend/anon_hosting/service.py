@@ -151,13 +151,22 @@ class FileService:
                     renewed = time.monotonic()
                 yield chunk
             if lease is not None:
-                state = self.storage.update_state(name, lambda s: lifecycle.complete(s, lease))
-                if state["gone"]:
-                    self.storage.delete_blob(name)
+                self._complete(name, lease)
             completed = True
         finally:
             if not completed:
                 self._release(name, lease)
+
+    def _complete(self, name: str, lease: str) -> None:
+        """Count a download whose last byte was sent. Raising here would cut a connection whose answer is
+        complete, which a proxy may already be reusing for another request: a file deleted meanwhile by its
+        owner has nothing left to count."""
+        try:
+            state = self.storage.update_state(name, lambda s: lifecycle.complete(s, lease))
+        except NotFound:
+            return
+        if state["gone"]:
+            self.storage.delete_blob(name)
 
     def _open_blob(self, name: str, now: float | None) -> Blob:
         """Open the blob; if it vanished since the state was read, say why (a last download or expiry)."""

@@ -69,6 +69,22 @@ def test_a_download_that_breaks_off_does_not_count(client):
     assert retrieve(client, body["token"]).get_data() == data
 
 
+def test_a_download_whose_file_is_deleted_before_its_last_byte_still_ends_cleanly(client):
+    # Under the soak, the owner's delete landed between a limited download's last chunk and its count:
+    # the count raised NotFound after the whole answer was out, gunicorn then closed the connection, and
+    # nginx, which had already reused it, answered another client's request 502.
+    data = os.urandom(3 * 1024 * 1024)
+    body = upload(client, data, "?max_downloads=2")
+    download = client.post("/api/files/retrieve", json={"token": body["token"]}, buffered=False)
+    chunks = iter(download.response)
+    received = [next(chunks)]
+    assert client.post("/api/files/delete", json={"token": body["owner_token"]}).status_code == 204
+    received.extend(chunks)  # the rest, then the count: nothing to count any more, and no error
+    download.close()
+    assert b"".join(received) == data
+    assert_error(info(client, body["token"]), 404, "not_found")
+
+
 def test_several_downloads_count_down(client):
     body = upload(client, b"x", "?max_downloads=3")
     for left in (2, 1, 0):
