@@ -2,6 +2,7 @@
 
 import datetime
 import io
+import logging
 import re
 import runpy
 import sys
@@ -47,16 +48,21 @@ def test_access_writes_what_the_stock_logger_writes(monkeypatch, tmp_path, targe
     resp = SimpleNamespace(status="200 OK", sent=5, headers=[])
     environ = {"REMOTE_ADDR": "10.0.0.1", "REQUEST_METHOD": "GET", "PATH_INFO": '/api/"q"',
                "SERVER_PROTOCOL": "HTTP/1.1", "RAW_URI": '/api/"q"', "QUERY_STRING": ""}
-    written = {}
+    written, loggers = {}, {}
     for label, logger_class in (("ours", CONF["AccessLogger"]), ("stock", glogging.Logger)):
         stdout = io.StringIO()
         monkeypatch.setattr(sys, "stdout", stdout)
         cfg = Config()
         cfg.set("accesslog", "-" if target == "-" else str(tmp_path / f"{label}.log"))
         cfg.set("access_log_format", CONF["access_log_format"])
-        logger = logger_class(cfg)
+        logger = loggers[label] = logger_class(cfg)
         for _ in range(2):
             logger.access(resp, SimpleNamespace(headers=[]), environ, datetime.timedelta(microseconds=1500))
         written[label] = stdout.getvalue() if target == "-" else (tmp_path / f"{label}.log").read_text()
     assert written["ours"] == written["stock"]
+    # Only gunicorn's own handler, as in a server (pytest adds its capture handlers here): no LogRecord then.
+    access_log = loggers["ours"].access_log
+    monkeypatch.setattr(access_log, "handlers", [h for h in access_log.handlers if getattr(h, "_gunicorn", False)])
+    monkeypatch.setattr(logging.Logger, "makeRecord", lambda *a, **k: pytest.fail("ours made a LogRecord"))
+    loggers["ours"].access(resp, SimpleNamespace(headers=[]), environ, datetime.timedelta(0))  # stock's would
     assert written["ours"].count("\n") == 2 and '/api/\\"q\\"' in written["ours"]
