@@ -213,7 +213,7 @@ class LocalStorage(Storage):
 
         Writers first queue on an flock of ``index.db.lock`` (each thread has its own descriptor), which wakes
         the next one as soon as the holder is done. SQLite's own wait for its write lock is sleep-and-retry
-        (1, 2, 5 ... 100 ms), which left the workers idle a fifth of the time under a load of small uploads.
+        (1, 2, 5 ... 100 ms), which gave small uploads a long p99 tail (docs/performance.md, step 8).
         """
         with self._sql() as db:
             fcntl.flock(self._local.lock, fcntl.LOCK_EX)
