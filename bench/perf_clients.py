@@ -130,7 +130,10 @@ def cpu_seconds(groups: dict[str, list[int]]) -> dict[str, float]:
 
 def worker_settings(conf: Path) -> dict:
     values = runpy.run_path(str(conf))
-    return {k: values.get(k) for k in ("worker_class", "workers", "threads")}
+    settings = {k: values.get(k) for k in ("worker_class", "workers", "threads")}
+    if isinstance(settings["worker_class"], type):  # our own subclass of a stock worker
+        settings["worker_class"] = settings["worker_class"].__name__
+    return settings
 
 
 class RssSampler:
