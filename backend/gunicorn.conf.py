@@ -40,9 +40,10 @@ class KeepAliveWorker(ThreadWorker):
     step 10). Behind nginx's upstream keepalive the next request mostly comes on the connection
     just answered, so the thread waits up to ``HOLD`` seconds for it first (and hands it back to the
     poller, as gthread does, if none comes). It waits only while the worker has no more connections
-    than threads, so no connection waits for a thread that another one holds, at most for the
-    ``HOLD`` of a wait that began before it arrived; with more connections than threads it
-    behaves exactly as gthread.
+    than threads, so a thread is free for every connection; a connection that arrives while all
+    threads are busy or waiting gets one when a wait (``HOLD``) or a request already under way
+    ends, and from then on the worker behaves exactly as gthread until it has no more connections
+    than threads again.
     """
 
     HOLD = 0.02
