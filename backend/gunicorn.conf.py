@@ -36,8 +36,8 @@ class KeepAliveWorker(ThreadWorker):
 
     Stock gthread hands a kept-alive connection back to the main thread after every request (a
     wake-up through a pipe, epoll register and unregister, a new future, a queue hand-off to a
-    thread): 0.25 ms of CPU per request here, 40 % of a trivial request (docs/performance.md,
-    step 10). Behind nginx's upstream keepalive the next request mostly comes on the connection
+    thread): 0.17–0.26 ms of CPU per request here, a third of a trivial request's cost
+    (docs/performance.md, step 10). Behind nginx's upstream keepalive the next request mostly comes on the connection
     just answered, so the thread waits up to ``HOLD`` seconds for it first (and hands it back to the
     poller, as gthread does, if none comes). It waits only while the worker has no more connections
     than threads, so a thread is free for every connection; a connection that arrives while all
