@@ -36,14 +36,14 @@ class KeepAliveWorker(ThreadWorker):
 
     Stock gthread hands a kept-alive connection back to the main thread after every request (a
     wake-up through a pipe, epoll register and unregister, a new future, a queue hand-off to a
-    thread): 0.17–0.26 ms of CPU per request here, a third of a trivial request's cost
-    (docs/performance.md, step 10). Behind nginx's upstream keepalive the next request mostly comes on the connection
-    just answered, so the thread waits up to ``HOLD`` seconds for it first (and hands it back to the
-    poller, as gthread does, if none comes). It waits only while the worker has no more connections
-    than threads, so a thread is free for every connection; a connection that arrives while all
-    threads are busy or waiting gets one when a wait (``HOLD``) or a request already under way
-    ends, and from then on the worker behaves exactly as gthread until it has no more connections
-    than threads again.
+    thread): 0.17-0.26 ms of CPU per request here, a third of a trivial request's cost
+    (docs/performance.md, step 10). Behind nginx's upstream keepalive the next request mostly
+    comes on the connection just answered, so the thread waits up to ``HOLD`` seconds for it
+    first, and hands the connection back as gthread does if none comes. It waits only while the
+    worker has no more connections than threads, so a thread is free for every connection; a
+    connection that arrives while all threads are busy or waiting gets one when a wait or a
+    request already under way ends, and from then on the worker behaves exactly as gthread until
+    it has no more connections than threads again.
     """
 
     HOLD = 0.02
