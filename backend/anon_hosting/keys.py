@@ -22,6 +22,7 @@ from jwcrypto import jwe, jwk
 from jwcrypto.common import base64url_encode as _b64
 
 from .errors import ConfigError
+from .storage.durable import fsync_folder
 
 KEYSET_FILE = "keyset.jwe"
 LOCK_FILE = "keyset.lock"
@@ -111,12 +112,12 @@ class KeyRing:
             pass
         finally:
             os.unlink(tmp)
-        _fsync_dir(self._folder)
+        fsync_folder(self._folder)
 
     def _write_replace(self, keys: dict[str, jwk.JWK]) -> None:
         tmp = self._write_temp(self._sealed(keys))
         os.replace(tmp, self._path)
-        _fsync_dir(self._folder)
+        fsync_folder(self._folder)
 
     def _write_temp(self, data: bytes) -> Path:
         tmp = self._folder / f".{KEYSET_FILE}.{secrets.token_hex(8)}.tmp"
@@ -154,11 +155,3 @@ def _new_key(kid: str) -> jwk.JWK:
 
 def _ensure_folder(folder: Path) -> None:
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
