@@ -2,7 +2,6 @@
 
 import hashlib
 
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 from helpers import open_page, sha256_file
@@ -22,24 +21,10 @@ def tab_to(page, locator):
 
 
 def choose_with_key(page, key, path):
-    """Press `key` on the focused picker button and answer the file chooser with `path`.
-
-    Now and then Chromium under Playwright drops a chooser request while it
-    still holds the previous, intercepted chooser (the button's click runs,
-    with user activation, and no chooser opens; seen before the page had
-    owner tokens too). A second key press then opens it. A page whose
-    button never opens a chooser still fails.
-    """
-    for attempt in (1, 2):
-        try:
-            with page.expect_file_chooser(timeout=10_000) as chooser:
-                page.keyboard.press(key)
-        except PlaywrightTimeoutError:
-            if attempt == 2:
-                raise
-            continue
-        chooser.value.set_files(path)
-        return
+    """Press `key` on the focused picker button and answer the file chooser with `path`."""
+    with page.expect_file_chooser() as chooser:
+        page.keyboard.press(key)
+    chooser.value.set_files(path)
 
 
 def test_keyboard_only_round_trip(page, tmp_path):
