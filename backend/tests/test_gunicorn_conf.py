@@ -129,9 +129,9 @@ class _Client:
 def test_a_thread_keeps_serving_its_connection_while_requests_keep_coming(threads_server):
     client = _Client(threads_server(threads=4))
     # Stock gthread hands the connection back to the main thread after each request and submits it to
-    # the pool again: 30 hand-offs. Ours: one, whose thread serves all 30 (a few more only if this
+    # the pool again: 30 hand-offs. Ours: one, whose thread serves all 30 (one more each time this
     # client stalls for longer than the hold between two requests, as a loaded CI machine may make it).
-    assert len({client.get() for _ in range(30)}) <= 3
+    assert len({client.get() for _ in range(30)}) <= 10
     first = client.get()
     time.sleep(CONF["KeepAliveWorker"].HOLD * 5)  # idle for longer than the hold: back to the poller
     assert client.get() != first  # and still kept alive: a new hand-off serves it
