@@ -75,18 +75,7 @@ def assert_security_headers(response, csp: str = CSP) -> None:
 
 
 def open_page(page: Page) -> None:
-    """Open the start page and wait until the server's limits are shown.
-
-    A file-chooser listener is added first and kept for the page's life, so
-    Playwright's chooser interception is on before any key press or click.
-    With `page.expect_file_chooser` alone, Playwright turns interception on
-    and off per wait, with messages it does not wait for. Under load a press
-    could reach Chromium first; headless Chromium then cancels the chooser
-    (the input gets `cancel`) and no `filechooser` event comes. Interleaved
-    runs on 2 busy cores lost the second chooser of a page that way in 4 of
-    40 without this listener and in 0 of 40 with it.
-    """
-    page.on("filechooser", lambda chooser: None)
+    """Open the start page and wait until the server's limits are shown."""
     page.goto("/")
     expect(page.locator("[data-upload='limits']")).to_contain_text("Up to")
 
