@@ -19,7 +19,7 @@ from ..service import FileService
 from . import ratelimit
 from .errors import error_response
 from .headers import API_HEADERS, download_headers
-from .uploads import MULTIPART_SLACK, credentials_from, upload_body
+from .uploads import MULTIPART_SLACK, credentials_from, finish_body, upload_body
 
 api = Blueprint("api", __name__, url_prefix="/api")
 
@@ -58,6 +58,13 @@ def _api_headers(response: Response):
     # one pass over the answer's headers: setdefault per header rescanned them all each time (4 % of a small round trip)
     present = {name.lower() for name, _ in response.headers}  # werkzeug Headers iterate as (name, value)
     response.headers.extend([(name, value) for name, value in API_HEADERS.items() if name.lower() not in present])
+    return response
+
+
+@api.after_request
+def _finish_upload_body(response: Response):
+    if request.endpoint == "api.upload":
+        finish_body(request)
     return response
 
 

@@ -6,6 +6,8 @@ spooled to disk or memory) and raises ``BadRequest`` for a cut or malformed
 body and ``TooLarge`` past ``max_bytes``; ``fields()`` holds the option fields
 seen so far (for a raw body: query parameters, and the passphrase from the
 percent-encoded ``X-Passphrase`` header, never from the URL).
+``finish_body(request)`` reads what an answer left unread of an upload's body,
+up to ``FINISH_LIMIT`` bytes, and never raises.
 ``credentials_from(request)`` returns the token and optional passphrase from a
 JSON or form-encoded body.
 """
@@ -15,6 +17,7 @@ from typing import BinaryIO
 from urllib.parse import unquote
 
 from flask import Request
+from werkzeug.exceptions import HTTPException
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
 from ..errors import BadRequest, TooLarge, UnsupportedMediaType
@@ -25,6 +28,7 @@ MAX_FIELD_BYTES = 1024
 MULTIPART_SLACK = 64 * 1024  # boundaries and part headers around the file
 MAX_PARSER_BUFFER = READ_SIZE + MULTIPART_SLACK  # a part header or preamble may not grow past this
 QUERY_OPTIONS = ("expires_in", "max_downloads")
+FINISH_LIMIT = 1 << 20  # more than any request body but a file upload's
 
 
 class UploadBody:
@@ -61,6 +65,28 @@ def credentials_from(request: Request) -> tuple[object, str | None]:
     if passphrase is not None and not isinstance(passphrase, str):
         raise BadRequest("The passphrase must be a string.")
     return token, passphrase or None
+
+
+def finish_body(request: Request) -> None:
+    """Read the rest of an upload's body, up to FINISH_LIMIT bytes, before the answer goes out.
+
+    An answer given before the body's end (a refused name, option or type, a rate limit) would
+    otherwise reach the client while nginx is still streaming the body to us, and nginx then sends
+    it with "Connection: keep-alive" but closes the connection: the client's next request on it
+    gets no answer (docs/reliability.md, finding 8). Reading a small rest first keeps that
+    connection usable. A larger rest is left unread, so that a client sending a big file learns at
+    once that it was refused, and nginx closes that connection as before. Any error here means the
+    client is gone or its body is broken; the answer goes out all the same.
+    """
+    try:
+        stream, left = _body_stream(request), FINISH_LIMIT
+        while left > 0:
+            piece = stream.read(min(left, READ_SIZE))
+            if not piece:
+                return
+            left -= len(piece)
+    except (OSError, HTTPException, ValueError):  # gunicorn's NoMoreData is an OSError
+        return
 
 
 def _check_length(request: Request, limit: int) -> None:

@@ -1,11 +1,13 @@
 """The HTTP contract through Flask's test client: shapes, both upload forms, every error code."""
 
+import io
 import os
 
 import pytest
 
 from anon_hosting.crypto.stream import DecryptError
 from anon_hosting.http.headers import API_HEADERS
+from anon_hosting.http.uploads import FINISH_LIMIT
 
 from ..storage.stores import local_blob, local_entries, local_sql, replace_local_blob
 from . import post_multipart
@@ -277,3 +279,15 @@ def test_every_api_answer_carries_each_security_header_once(client, method, path
     response = getattr(client, method)(path)
     for name, value in API_HEADERS.items():
         assert response.headers.getlist(name) == [value], name
+
+
+@pytest.mark.parametrize("size,read", [(20_000, 20_000), (FINISH_LIMIT, FINISH_LIMIT),
+                                       (FINISH_LIMIT + 512 * 1024, FINISH_LIMIT)])
+def test_a_refused_upload_reads_a_small_rest_of_its_body_before_answering(client, size, read):
+    """So that nginx, still streaming the body, does not close the client's connection after the answer
+    (e2e/test_connection_reuse.py shows it through nginx); a larger rest is left, and answered at once."""
+    body = io.BytesIO(bytes(size))
+    response = client.post("/api/files?expires_in=soon", input_stream=body, content_length=size,
+                           headers={**RAW, "X-File-Name": "a.bin"})
+    assert_error(response, 400, "bad_request")
+    assert body.tell() == read

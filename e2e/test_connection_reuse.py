@@ -1,0 +1,75 @@
+"""nginx and the app: an upload refused before the end of its body leaves the client's kept-alive connection usable.
+
+nginx streams an upload's body to the app (proxy_request_buffering off). An answer the app gave
+before the body's end went out with "Connection: keep-alive", and then nginx closed the
+connection: the client's next request on it got no answer (docs/reliability.md, finding 8).
+Each case sends a small body in two parts, the second after the app has had time to answer,
+then a second request on the same connection. Over a real network any body larger than a
+packet arrives like this.
+"""
+
+import http.client
+import json
+import socket
+import time
+from urllib.parse import urlsplit
+
+import pytest
+
+PAUSE = 0.5  # the app refuses a bad header in milliseconds; before the fix it answered within this pause
+BODY = b"\0" * 20_000
+NO_FILE_PART = b'--b\r\nContent-Disposition: form-data; name="note"\r\n\r\nno file here\r\n--b--\r\n'
+RAW = {"Content-Type": "application/octet-stream", "X-File-Name": "small.bin"}
+
+CASES = {
+    "accepted": ("/api/files", RAW, BODY, 100, 201, None),
+    "bad name": ("/api/files", {**RAW, "X-File-Name": "%FF"}, BODY, 100, 400, "bad_request"),
+    "bad option": ("/api/files?expires_in=soon", RAW, BODY, 100, 400, "bad_request"),
+    "wrong type": ("/api/files", {**RAW, "Content-Type": "text/plain"}, BODY, 100, 415, "unsupported_media_type"),
+    "no file part": ("/api/files", {"Content-Type": "multipart/form-data; boundary=b"}, NO_FILE_PART,
+                     len(NO_FILE_PART) - 2, 400, "bad_request"),
+}
+
+
+def connect(base_url: str) -> socket.socket:
+    url = urlsplit(base_url)
+    return socket.create_connection((url.hostname, url.port), timeout=20)
+
+
+def head(path: str, headers: dict[str, str], length: int) -> bytes:
+    lines = [f"POST {path} HTTP/1.1", "Host: localhost", *(f"{k}: {v}" for k, v in headers.items()),
+             f"Content-Length: {length}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def answer(sock: socket.socket) -> tuple[int, bytes, str | None]:
+    response = http.client.HTTPResponse(sock)
+    response.begin()
+    return response.status, response.read(), response.getheader("Connection")
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_next_request_on_the_connection_is_answered(base_url, case):
+    path, headers, body, first_part, status, code = CASES[case]
+    with connect(base_url) as sock:
+        sock.sendall(head(path, headers, len(body)) + body[:first_part])
+        time.sleep(PAUSE)
+        sock.sendall(body[first_part:])
+        got, content, connection = answer(sock)
+        assert got == status, content
+        if code is not None:
+            assert json.loads(content)["error"]["code"] == code
+        assert connection != "close"
+
+        sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        got, content, _ = answer(sock)  # before the fix: RemoteDisconnected, the connection closed unanswered
+        assert (got, json.loads(content)) == (200, {"status": "ok"})
+
+
+def test_a_large_refused_upload_is_answered_before_its_body_is_sent(base_url):
+    """Only a small rest is read before answering: a client sending a big file learns at once."""
+    with connect(base_url) as sock:
+        sock.sendall(head("/api/files?expires_in=soon", RAW, 64 << 20) + b"\0" * (2 << 20))
+        got, content, _ = answer(sock)  # the other 62 MiB are never sent
+        assert got == 400
+        assert json.loads(content)["error"]["code"] == "bad_request"
