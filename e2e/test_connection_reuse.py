@@ -1,11 +1,11 @@
-"""nginx and the app: an upload refused before the end of its body leaves the client's kept-alive connection usable.
+"""nginx and the app: a request refused before the end of its body leaves the client's kept-alive connection usable.
 
-nginx streams an upload's body to the app (proxy_request_buffering off). An answer the app gave
-before the body's end went out with "Connection: keep-alive", and then nginx closed the
-connection: the client's next request on it got no answer (docs/reliability.md, finding 8).
-Each case sends a small body in two parts, the second after the app has had time to answer,
-then a second request on the same connection. Over a real network any body larger than a
-packet arrives like this.
+nginx streams every API request's body to the app (proxy_request_buffering off). An answer the
+app gave before the body's end went out with "Connection: keep-alive", and then nginx closed
+the connection: the client's next request on it got no answer (docs/reliability.md, finding 8).
+Each case sends its body in two parts, the second after the app has had time to answer, then a
+second request on the same connection. Over a real network a body larger than a packet arrives
+like this, and a small one does whenever a client sends its headers and body in two writes.
 """
 
 import http.client
@@ -20,6 +20,7 @@ PAUSE = 0.5  # the app refuses a bad header in milliseconds; before the fix it a
 BODY = b"\0" * 20_000
 NO_FILE_PART = b'--b\r\nContent-Disposition: form-data; name="note"\r\n\r\nno file here\r\n--b--\r\n'
 RAW = {"Content-Type": "application/octet-stream", "X-File-Name": "small.bin"}
+TOKEN = b'{"token": "' + b"x" * 300 + b'"}'
 
 CASES = {
     "accepted": ("/api/files", RAW, BODY, 100, 201, None),
@@ -28,6 +29,10 @@ CASES = {
     "wrong type": ("/api/files", {**RAW, "Content-Type": "text/plain"}, BODY, 100, 415, "unsupported_media_type"),
     "no file part": ("/api/files", {"Content-Type": "multipart/form-data; boundary=b"}, NO_FILE_PART,
                      len(NO_FILE_PART) - 2, 400, "bad_request"),
+    "info, token in the URL": ("/api/files/info?token=x", {"Content-Type": "application/json"}, TOKEN, 0,
+                               400, "bad_request"),
+    "info, wrong type": ("/api/files/info", {"Content-Type": "text/plain"}, TOKEN, 0, 415, "unsupported_media_type"),
+    "info, garbage token": ("/api/files/info", {"Content-Type": "application/json"}, TOKEN, 0, 400, "invalid_token"),
 }
 
 

@@ -62,9 +62,8 @@ def _api_headers(response: Response):
 
 
 @api.after_request
-def _finish_upload_body(response: Response):
-    if request.endpoint == "api.upload":
-        finish_body(request)
+def _finish_body(response: Response):
+    finish_body(request)
     return response
 
 

@@ -6,8 +6,8 @@ spooled to disk or memory) and raises ``BadRequest`` for a cut or malformed
 body and ``TooLarge`` past ``max_bytes``; ``fields()`` holds the option fields
 seen so far (for a raw body: query parameters, and the passphrase from the
 percent-encoded ``X-Passphrase`` header, never from the URL).
-``finish_body(request)`` reads what an answer left unread of an upload's body,
-up to ``FINISH_LIMIT`` bytes, and never raises.
+``finish_body(request)`` reads what an answer left unread of a body declared
+no longer than ``FINISH_LIMIT`` bytes, and never raises.
 ``credentials_from(request)`` returns the token and optional passphrase from a
 JSON or form-encoded body.
 """
@@ -28,7 +28,7 @@ MAX_FIELD_BYTES = 1024
 MULTIPART_SLACK = 64 * 1024  # boundaries and part headers around the file
 MAX_PARSER_BUFFER = READ_SIZE + MULTIPART_SLACK  # a part header or preamble may not grow past this
 QUERY_OPTIONS = ("expires_in", "max_downloads")
-FINISH_LIMIT = 1 << 20  # more than any request body but a file upload's
+FINISH_LIMIT = 1 << 20  # more than any request body but a file's
 
 
 class UploadBody:
@@ -68,23 +68,24 @@ def credentials_from(request: Request) -> tuple[object, str | None]:
 
 
 def finish_body(request: Request) -> None:
-    """Read the rest of an upload's body, up to FINISH_LIMIT bytes, before the answer goes out.
+    """Read the rest of a small request body (a Content-Length up to FINISH_LIMIT) before the answer goes out.
 
-    An answer given before the body's end (a refused name, option or type, a rate limit) would
-    otherwise reach the client while nginx is still streaming the body to us, and nginx then sends
-    it with "Connection: keep-alive" but closes the connection: the client's next request on it
-    gets no answer (docs/reliability.md, finding 8). Reading a small rest first keeps that
-    connection usable. A larger rest is left unread, so that a client sending a big file learns at
-    once that it was refused, and nginx closes that connection as before. Any error here means the
-    client is gone or its body is broken; the answer goes out all the same.
+    nginx streams every API request's body to us (proxy_request_buffering off, so that no upload
+    touches its disk). An answer given from the headers alone (a token in the URL, a wrong
+    Content-Type, a refused file name or option, a rate limit) could reach nginx while it was
+    still reading the body; nginx then sends it with "Connection: keep-alive" but closes the
+    connection, and the client's next request on it gets no answer (docs/reliability.md,
+    finding 8). Reading the rest of a small body first keeps that connection usable. A larger or
+    unsized body is left: a client sending a big file, or waiting for the verdict on its headers
+    before sending it, is answered at once, and nginx closes that connection as before. Any error
+    here means the client is gone or its body is broken; the answer goes out all the same.
     """
+    if request.content_length is None or request.content_length > FINISH_LIMIT:
+        return
     try:
-        stream, left = _body_stream(request), FINISH_LIMIT
-        while left > 0:
-            piece = stream.read(min(left, READ_SIZE))
-            if not piece:
-                return
-            left -= len(piece)
+        stream = _body_stream(request)
+        while stream.read(READ_SIZE):
+            pass
     except (OSError, HTTPException, ValueError):  # gunicorn's NoMoreData is an OSError
         return
 
