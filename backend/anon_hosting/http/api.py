@@ -63,7 +63,8 @@ def _api_headers(response: Response):
 
 @api.after_request
 def _finish_body(response: Response):
-    finish_body(request)
+    if response.status_code >= 400:  # a success is only ever answered once its body has been read
+        finish_body(request)
     return response
 
 
