@@ -22,6 +22,10 @@ NO_FILE_PART = b'--b\r\nContent-Disposition: form-data; name="note"\r\n\r\nno fi
 RAW = {"Content-Type": "application/octet-stream", "X-File-Name": "small.bin"}
 TOKEN = b'{"token": "' + b"x" * 300 + b'"}'
 
+# Five cases are answered from the headers alone and failed before the fix: bad name, bad option,
+# wrong type, and on info the token in the URL and the wrong type. The other three are controls,
+# answered only once their whole body is read (a stored file, a form the parser must read to its
+# end to find no file part, a token that must be read to be judged); they passed before the fix too.
 CASES = {
     "accepted": ("/api/files", RAW, BODY, 100, 201, None),
     "bad name": ("/api/files", {**RAW, "X-File-Name": "%FF"}, BODY, 100, 400, "bad_request"),
