@@ -21,22 +21,26 @@ BODY = b"\0" * 20_000
 NO_FILE_PART = b'--b\r\nContent-Disposition: form-data; name="note"\r\n\r\nno file here\r\n--b--\r\n'
 RAW = {"Content-Type": "application/octet-stream", "X-File-Name": "small.bin"}
 TOKEN = b'{"token": "' + b"x" * 300 + b'"}'
+JSON = {"Content-Type": "application/json"}
 
 # Five cases are answered from the headers alone and failed before the fix: bad name, bad option,
-# wrong type, and on info the token in the URL and the wrong type. The other three are controls,
+# wrong type, and on info the token in the URL and the wrong type. A sixth, a GET that comes with a
+# body, is a success answered from the headers alone; it failed while only refusals finished their
+# bodies (27 Nov, before the method was checked too). The other three are controls,
 # answered only once their whole body is read (a stored file, a form the parser must read to its
 # end to find no file part, a token that must be read to be judged); they passed before the fix too.
 CASES = {
-    "accepted": ("/api/files", RAW, BODY, 100, 201, None),
-    "bad name": ("/api/files", {**RAW, "X-File-Name": "%FF"}, BODY, 100, 400, "bad_request"),
-    "bad option": ("/api/files?expires_in=soon", RAW, BODY, 100, 400, "bad_request"),
-    "wrong type": ("/api/files", {**RAW, "Content-Type": "text/plain"}, BODY, 100, 415, "unsupported_media_type"),
-    "no file part": ("/api/files", {"Content-Type": "multipart/form-data; boundary=b"}, NO_FILE_PART,
+    "accepted": ("POST /api/files", RAW, BODY, 100, 201, None),
+    "bad name": ("POST /api/files", {**RAW, "X-File-Name": "%FF"}, BODY, 100, 400, "bad_request"),
+    "bad option": ("POST /api/files?expires_in=soon", RAW, BODY, 100, 400, "bad_request"),
+    "wrong type": ("POST /api/files", {**RAW, "Content-Type": "text/plain"}, BODY, 100, 415, "unsupported_media_type"),
+    "no file part": ("POST /api/files", {"Content-Type": "multipart/form-data; boundary=b"}, NO_FILE_PART,
                      len(NO_FILE_PART) - 2, 400, "bad_request"),
-    "info, token in the URL": ("/api/files/info?token=x", {"Content-Type": "application/json"}, TOKEN, 0,
-                               400, "bad_request"),
-    "info, wrong type": ("/api/files/info", {"Content-Type": "text/plain"}, TOKEN, 0, 415, "unsupported_media_type"),
-    "info, garbage token": ("/api/files/info", {"Content-Type": "application/json"}, TOKEN, 0, 400, "invalid_token"),
+    "info, token in the URL": ("POST /api/files/info?token=x", JSON, TOKEN, 0, 400, "bad_request"),
+    "info, wrong type": ("POST /api/files/info", {"Content-Type": "text/plain"}, TOKEN, 0,
+                         415, "unsupported_media_type"),
+    "info, garbage token": ("POST /api/files/info", JSON, TOKEN, 0, 400, "invalid_token"),
+    "health, with a body": ("GET /api/health", JSON, TOKEN, 0, 200, None),
 }
 
 
@@ -45,8 +49,8 @@ def connect(base_url: str) -> socket.socket:
     return socket.create_connection((url.hostname, url.port), timeout=20)
 
 
-def head(path: str, headers: dict[str, str], length: int) -> bytes:
-    lines = [f"POST {path} HTTP/1.1", "Host: localhost", *(f"{k}: {v}" for k, v in headers.items()),
+def head(request: str, headers: dict[str, str], length: int) -> bytes:
+    lines = [f"{request} HTTP/1.1", "Host: localhost", *(f"{k}: {v}" for k, v in headers.items()),
              f"Content-Length: {length}"]
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
@@ -59,9 +63,9 @@ def answer(sock: socket.socket) -> tuple[int, bytes, str | None]:
 
 @pytest.mark.parametrize("case", CASES)
 def test_the_next_request_on_the_connection_is_answered(base_url, case):
-    path, headers, body, first_part, status, code = CASES[case]
+    request, headers, body, first_part, status, code = CASES[case]
     with connect(base_url) as sock:
-        sock.sendall(head(path, headers, len(body)) + body[:first_part])
+        sock.sendall(head(request, headers, len(body)) + body[:first_part])
         time.sleep(PAUSE)
         sock.sendall(body[first_part:])
         got, content, connection = answer(sock)
@@ -78,7 +82,7 @@ def test_the_next_request_on_the_connection_is_answered(base_url, case):
 def test_a_large_refused_upload_is_answered_before_its_body_is_sent(base_url):
     """Only a small rest is read before answering: a client sending a big file learns at once."""
     with connect(base_url) as sock:
-        sock.sendall(head("/api/files?expires_in=soon", RAW, 64 << 20) + b"\0" * (2 << 20))
+        sock.sendall(head("POST /api/files?expires_in=soon", RAW, 64 << 20) + b"\0" * (2 << 20))
         got, content, _ = answer(sock)  # the other 62 MiB are never sent
         assert got == 400
         assert json.loads(content)["error"]["code"] == "bad_request"

@@ -62,7 +62,9 @@ def _api_headers(response: Response):
 
 @api.after_request
 def _finish_body(response: Response):
-    if response.status_code >= 400:  # a success is only ever answered once its body has been read
+    # A POST route succeeds only once it has read its whole body; a refusal, or a route that takes
+    # no body (a GET that came with one anyway), may answer before the body's end.
+    if response.status_code >= 400 or request.method != "POST":
         finish_body(request)
     return response
 
