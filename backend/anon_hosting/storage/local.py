@@ -12,8 +12,10 @@ complete fsynced temp file (``durable.write_temp``), hard-linked to ``<name>``
 (a link never replaces), the folder fsynced; only then is its row committed. So
 a row never names a missing blob, and a crash leaves at most a temp file (its
 lock is free, so ``sweep_temp`` removes it) or a blob file without a row
-(removed by ``sweep_temp`` once it is an hour old). State updates are SQLite write
-transactions, serialised across every thread and process on this host. A folder
+(removed by ``sweep_temp`` once it is an hour old). Every change is a SQLite write
+transaction, serialised across every thread and process on this host; the changes
+that a process's threads ask for while one commits share the next transaction
+(``group_commit``), each still returning only once its own is committed. A folder
 written by the earlier layout (``<name>.state`` beside each blob) is adopted
 into the index when a store opens it.
 """
@@ -33,6 +35,7 @@ from pathlib import Path
 from ..errors import InsufficientStorage, NotFound, StorageUnavailable
 from . import NAME_PATTERN, Blob, State, Storage, check_name, durable
 from .durable import TEMP_PREFIX
+from .group_commit import GroupCommit, Op
 
 INDEX = "index.db"
 LOCK = INDEX + ".lock"  # writers queue on its flock
@@ -49,17 +52,16 @@ class LocalStorage(Storage):
         self.root = Path(root)
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._local = threading.local()
+        self._group = GroupCommit(self._commit)
         os.close(os.open(self.root / INDEX, os.O_RDWR | os.O_CREAT, 0o600))  # SQLite gives -wal and -shm its mode
-        with self._write() as db:
-            db.execute(_SCHEMA)
+        self._write(lambda db: db.execute(_SCHEMA))
         self._adopt_state_files()
 
     def put(self, name: str, chunks: Iterable[bytes], state: State) -> int:
         path = self.root / check_name(name)
         head, rest = _head(chunks)
         if rest is None:
-            with self._write() as db:
-                db.execute("INSERT INTO files VALUES (?, ?, ?, 0)", (name, _encode(state), head))
+            self._write(lambda db: db.execute("INSERT INTO files VALUES (?, ?, ?, 0)", (name, _encode(state), head)))
             return len(head)
         tmp, size = durable.write_temp(self.root, _chain(head, rest))
         try:
@@ -68,8 +70,7 @@ class LocalStorage(Storage):
             tmp.unlink()
         try:
             durable.fsync_folder(self.root)
-            with self._write() as db:
-                db.execute("INSERT INTO files VALUES (?, ?, NULL, 1)", (name, _encode(state)))
+            self._write(lambda db: db.execute("INSERT INTO files VALUES (?, ?, NULL, 1)", (name, _encode(state))))
         except BaseException:
             path.unlink()
             raise
@@ -95,13 +96,16 @@ class LocalStorage(Storage):
 
     def update_state(self, name: str, mutate: Callable[[State], State]) -> State:
         check_name(name)
-        with self._write() as db:
+
+        def update(db: sqlite3.Connection) -> State:
             row = db.execute("SELECT state FROM files WHERE name = ?", (name,)).fetchone()
             if row is None:
                 raise NotFound()
             new = mutate(json.loads(row[0]))
             db.execute("UPDATE files SET state = ? WHERE name = ?", (_encode(new), name))
-        return new
+            return new
+
+        return self._write(update)
 
     def delete(self, name: str) -> bool:
         return self._drop(name, "DELETE FROM files WHERE name = ?")
@@ -121,8 +125,7 @@ class LocalStorage(Storage):
     def ping(self) -> None:
         try:
             durable.write_temp(self.root, [b"ok"])[0].unlink()
-            with self._write():
-                pass
+            self._write(lambda db: None)
         except (OSError, InsufficientStorage) as exc:
             raise StorageUnavailable() from exc
 
@@ -154,9 +157,8 @@ class LocalStorage(Storage):
                 state = json.loads(path.read_bytes())
             except (FileNotFoundError, ValueError):  # adopted by another worker meanwhile; or damaged: left as is
                 continue
-            with self._write() as db:
-                db.execute("INSERT OR IGNORE INTO files VALUES (?, ?, NULL, ?)",
-                           (name, _encode(state), int((self.root / name).is_file())))
+            row = (name, _encode(state), int((self.root / name).is_file()))
+            self._write(lambda db, row=row: db.execute("INSERT OR IGNORE INTO files VALUES (?, ?, NULL, ?)", row))
             path.unlink(missing_ok=True)
             (self.root / (name + ".lock")).unlink(missing_ok=True)
 
@@ -167,9 +169,13 @@ class LocalStorage(Storage):
 
     def _drop(self, name: str, statement: str, blob_only: bool = False) -> bool:
         check_name(name)
-        with self._write() as db:
+
+        def drop(db: sqlite3.Connection) -> tuple | None:
             row = db.execute("SELECT blob IS NOT NULL, in_file FROM files WHERE name = ?", (name,)).fetchone()
             db.execute(statement, (name,))
+            return row
+
+        row = self._write(drop)
         if row is not None and row[1]:
             (self.root / name).unlink(missing_ok=True)
             durable.fsync_folder(self.root)
@@ -200,16 +206,22 @@ class LocalStorage(Storage):
         """This thread's connection, with SQLite's errors as the storage errors a client may see."""
         try:
             yield self._db()
-        except sqlite3.IntegrityError as exc:  # a name already taken: put never overwrites
-            raise FileExistsError(errno.EEXIST, "storage name taken") from exc
         except sqlite3.Error as exc:
             if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
                 raise InsufficientStorage() from exc
             raise StorageUnavailable() from exc
 
-    @contextmanager
-    def _write(self):
-        """One write transaction, committed (and fsynced) on success and rolled back on any error.
+    def _write(self, change: Callable[[sqlite3.Connection], object]):
+        """``change(db)``'s result once it is committed (and fsynced) in a write transaction; or its error.
+
+        A change reads what it needs and then changes the index with at most one statement, its last: an
+        error it raises (before that statement, or SQLite refusing it) then leaves nothing of it behind, and
+        the other changes of its group are committed.
+        """
+        return self._group.run(change)
+
+    def _commit(self, ops: list[Op]) -> None:
+        """One write transaction for a group of changes, in their order; rolled back if the group fails.
 
         Writers first queue on an flock of ``index.db.lock`` (each thread has its own descriptor), which wakes
         the next one as soon as the holder is done. SQLite's own wait for its write lock is sleep-and-retry
@@ -220,7 +232,8 @@ class LocalStorage(Storage):
             try:
                 db.execute("BEGIN IMMEDIATE")
                 try:
-                    yield db
+                    for op in ops:
+                        _apply(op, db)
                     db.execute("COMMIT")
                 finally:
                     if db.in_transaction:  # an error, or a COMMIT that failed (SQLite may have rolled back itself)
@@ -233,6 +246,19 @@ class LocalStorage(Storage):
             db.execute("ROLLBACK")
         except sqlite3.Error:
             self._local.db = None  # a connection in an unknown state is not used again
+
+
+def _apply(op: Op, db: sqlite3.Connection) -> None:
+    """Run one change of a group: its own refusal is its own; any other SQLite error fails the whole group."""
+    try:
+        op.result = op.fn(db)
+    except sqlite3.IntegrityError:  # a name already taken: put never overwrites (SQLite undid the statement)
+        op.error = FileExistsError(errno.EEXIST, "storage name taken")
+    except sqlite3.Error:  # a full disk, an I/O error: SQLite may have rolled the whole transaction back
+        raise
+    except Exception as exc:  # noqa: BLE001 - the change's own refusal (NotFound, a lifecycle error)
+        op.error = exc
+
 
 def _head(chunks: Iterable[bytes]) -> tuple[bytes, Iterator[bytes] | None]:
     """Up to INLINE_MAX bytes of ``chunks``, and the iterator for the rest (None when there is no rest)."""

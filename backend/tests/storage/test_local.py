@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from anon_hosting.errors import InsufficientStorage
+from anon_hosting.errors import InsufficientStorage, NotFound
 from anon_hosting.storage.local import INDEX, INLINE_MAX, TEMP_PREFIX, LocalStorage
 
 from .stores import entries, local_rows
@@ -144,6 +144,43 @@ def test_updates_and_deletes_leave_no_file_behind(store):
     assert blob_files(store) == []
     assert store.delete(n) is True
     assert entries(store) == []
+
+
+def test_changes_made_at_once_are_each_committed_or_refused_on_their_own(store):
+    # Changes that threads make while one commits share the next transaction (group commit): one taken
+    # name, one refused update or one missing name must not fail or undo the others of its group.
+    kept, taken, fresh = name(), name(), [name() for _ in range(24)]
+    store.put(kept, [b"kept"], {**STATE, "count": 0})
+    store.put(taken, [b"first"], STATE)
+
+    def refuse(state):
+        raise LookupError("refused")
+
+    jobs = [lambda n=n: store.put(n, [n.encode()], STATE) for n in fresh]
+    jobs += [lambda: store.update_state(kept, lambda s: {**s, "count": s["count"] + 1})] * 8
+    jobs += [lambda: store.put(taken, [b"second"], STATE), lambda: store.update_state(kept, refuse),
+             lambda: store.update_state(name(), refuse), lambda: store.delete(name())]
+    start, answers = threading.Barrier(len(jobs)), [None] * len(jobs)
+
+    def run(i: int) -> None:
+        start.wait(10)
+        try:
+            answers[i] = jobs[i]()
+        except Exception as exc:  # noqa: BLE001 - compared below
+            answers[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert answers[:24] == [len(n) for n in fresh]
+    assert [type(a) for a in answers[-4:]] == [FileExistsError, LookupError, NotFound, bool]
+    assert answers[-1] is False
+    again = LocalStorage(store.root)  # what was committed, read through a connection of its own
+    assert again.read_state(kept)["count"] == 8
+    assert again.open(taken).read(100) == b"first"
+    assert all(again.open(n).read(100) == n.encode() for n in fresh)
 
 
 def test_states_hold_no_secrets(store):
