@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -79,12 +80,12 @@ def test_access_writes_what_the_stock_logger_writes(monkeypatch, tmp_path, targe
 
 @pytest.fixture
 def threads_server(tmp_path):
-    """Start gunicorn with gunicorn.conf.py, one worker of ``threads`` threads, serving tests/threads_app.py."""
+    """Start gunicorn with gunicorn.conf.py, ``workers`` of ``threads`` threads, serving tests/threads_app.py."""
     servers = []
 
-    def start(threads: int) -> int:
+    def start(threads: int, workers: int = 1) -> int:
         port = free_port()
-        env = gunicorn_env(tmp_path / "files", tmp_path / "private", random_secret_key(), workers=1,
+        env = gunicorn_env(tmp_path / "files", tmp_path / "private", random_secret_key(), workers=workers,
                            extra={"GUNICORN_THREADS": str(threads)})  # a valid config: on_starting checks it
         process = subprocess.Popen([str(GUNICORN), "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{port}",  # noqa: S603
                                     "tests.threads_app:app"], cwd=BACKEND_DIR, env=env,
@@ -106,7 +107,7 @@ def threads_server(tmp_path):
 
 
 class _Client:
-    """One kept-alive HTTP/1.1 connection; ``get`` returns the label of the pool hand-off that served it."""
+    """One kept-alive HTTP/1.1 connection; ``get`` answers "<worker pid> <label of the hand-off that served it>"."""
 
     def __init__(self, port: int):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=20)
@@ -162,3 +163,39 @@ def test_no_connection_waits_for_a_thread_that_another_one_holds(threads_server)
         for thread in threads:
             thread.join()
     assert answered_while_busy  # not only once the other two stopped
+
+
+def test_a_burst_of_new_connections_is_spread_over_the_workers(threads_server):
+    # Workers share one listening socket and the first awake accepts: a burst from nginx's keep-alive
+    # pool went 27 to one worker and 5 to the other, and stayed so. Each worker now waits a little per
+    # connection it holds before accepting the next, so the one holding fewer takes it.
+    port = threads_server(threads=8, workers=2)
+    deadline = time.monotonic() + 30
+    while True:  # both workers booted: each has answered once
+        seen = set()
+        for _ in range(20):
+            client = _Client(port)
+            seen.add(client.get().split()[0])
+            client.close()
+        if len(seen) == 2:
+            break
+        assert time.monotonic() < deadline, "the second worker did not boot"
+    count, start, pids = 24, threading.Barrier(24), []
+
+    def connect() -> None:
+        start.wait(10)
+        client = _Client(port)
+        pids.append(client.get().split()[0])
+        clients.append(client)  # kept open, as nginx keeps its upstream connections
+
+    clients: list[_Client] = []
+    threads = [threading.Thread(target=connect) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    for client in clients:
+        client.close()
+    assert len(pids) == count
+    per_worker = Counter(pids)
+    assert len(per_worker) == 2 and min(per_worker.values()) >= count // 2 - 3, per_worker

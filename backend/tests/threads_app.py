@@ -1,11 +1,12 @@
-"""A WSGI app for tests/test_gunicorn_conf.py: answers which hand-off to the worker's thread pool served it.
+"""A WSGI app for tests/test_gunicorn_conf.py: answers which worker, and which hand-off to its thread pool, served it.
 
 gthread submits a connection to its thread pool as one work item each time it hands the
 connection to a thread; the app labels the work item that runs it (the same label for every
-request served within one hand-off) and answers the label.
+request served within one hand-off) and answers "<worker pid> <label>".
 """
 
 import itertools
+import os
 import sys
 
 _LABELS = itertools.count(1)
@@ -13,7 +14,7 @@ _LABELS = itertools.count(1)
 
 def app(environ, start_response):
     environ["wsgi.input"].read()
-    body = str(_work_item_label()).encode()
+    body = f"{os.getpid()} {_work_item_label()}".encode()
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
     return [body]
 
