@@ -47,8 +47,8 @@ class KeepAliveWorker(ThreadWorker):
 
     It also spreads connections over the workers. They share one listening socket, the first to
     wake accepts, and behind nginx's keep-alive pool a connection then stays where it landed: a
-    burst of new connections went 27 to one worker and 5 to the other, whose requests then waited
-    for half the CPU with five times the competition (docs/performance.md, step 15). So after each
+    burst of new connections went 27 to one worker and 5 to the other, so the requests on 27
+    shared one worker's GIL and those on 5 the other's (docs/performance.md, step 15). So after each
     accept a worker waits ``ACCEPT_PAUSE`` for each connection it holds (at most
     ``ACCEPT_PAUSE_MAX``) before it accepts the next: a worker holding fewer gets there first.
     """

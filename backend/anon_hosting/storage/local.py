@@ -52,7 +52,7 @@ class LocalStorage(Storage):
         self.root = Path(root)
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._local = threading.local()
-        self._group = GroupCommit(self._commit)
+        self._write = GroupCommit(self._commit).run  # change(db) -> its result, once committed (see _commit)
         os.close(os.open(self.root / INDEX, os.O_RDWR | os.O_CREAT, 0o600))  # SQLite gives -wal and -shm its mode
         self._write(lambda db: db.execute(_SCHEMA))
         self._adopt_state_files()
@@ -211,17 +211,12 @@ class LocalStorage(Storage):
                 raise InsufficientStorage() from exc
             raise StorageUnavailable() from exc
 
-    def _write(self, change: Callable[[sqlite3.Connection], object]):
-        """``change(db)``'s result once it is committed (and fsynced) in a write transaction; or its error.
+    def _commit(self, ops: list[Op]) -> None:
+        """One write transaction (committed and fsynced) for a group of changes, in their order.
 
         A change reads what it needs and then changes the index with at most one statement, its last: an
         error it raises (before that statement, or SQLite refusing it) then leaves nothing of it behind, and
-        the other changes of its group are committed.
-        """
-        return self._group.run(change)
-
-    def _commit(self, ops: list[Op]) -> None:
-        """One write transaction for a group of changes, in their order; rolled back if the group fails.
+        the other changes of its group are committed. Any other SQLite error rolls the whole group back.
 
         Writers first queue on an flock of ``index.db.lock`` (each thread has its own descriptor), which wakes
         the next one as soon as the holder is done. SQLite's own wait for its write lock is sleep-and-retry
