@@ -12,8 +12,9 @@ from anon_hosting.storage.group_commit import GroupCommit
 
 
 class Committer:
-    """A ``commit`` that runs each op on a fake connection and records the groups; the first group waits
-    for ``release`` (so that others queue meanwhile), and a group whose ops include "fail" raises."""
+    """A ``commit`` whose ops are labels (the real one, LocalStorage's, is tested in test_local.py): it
+    records each group and answers "done <label>", or a KeyError for "refuse"; the first group waits for
+    ``release`` (so that others queue meanwhile), and a group that holds "fail" raises as a full disk would."""
 
     def __init__(self):
         self.groups: list[list] = []
