@@ -24,7 +24,8 @@ class Op:
     __slots__ = ("fn", "woken", "lead", "result", "error")
 
     def __init__(self, fn: Callable[[Any], Any]):
-        self.fn, self.woken, self.lead = fn, threading.Event(), False
+        self.fn, self.lead = fn, False
+        self.woken: threading.Event | None = None  # only an op that waits for a leader needs one
         self.result: Any = None
         self.error: BaseException | None = None
 
@@ -46,6 +47,8 @@ class GroupCommit:
         with self._mutex:
             self._queue.append(op)
             op.lead, self._busy = not self._busy, True
+            if not op.lead:
+                op.woken = threading.Event()
         if not op.lead:
             op.woken.wait()  # done, or handed the lead (``lead`` is set before the wake-up)
         if op.lead:
