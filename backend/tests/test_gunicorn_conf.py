@@ -165,10 +165,12 @@ def test_no_connection_waits_for_a_thread_that_another_one_holds(threads_server)
     assert answered_while_busy  # not only once the other two stopped
 
 
-def test_a_burst_of_new_connections_is_spread_over_the_workers(threads_server):
+def test_bursts_of_new_connections_are_spread_over_the_workers(threads_server):
     # Workers share one listening socket and the first awake accepts: a burst from nginx's keep-alive
     # pool went 27 to one worker and 5 to the other, and stayed so. Each worker now waits a little per
-    # connection it holds before accepting the next, so the one holding fewer takes it.
+    # connection it holds before accepting the next, so the one holding fewer takes it. Without the
+    # pause a burst often comes out balanced by chance, so five must all be: without it 6 of 8 runs of
+    # this test failed; with it 28 of 28 passed, 12 of them beside two CPU burners.
     port = threads_server(threads=8, workers=2)
     deadline = time.monotonic() + 30
     while True:  # both workers booted: each has answered once
@@ -180,15 +182,23 @@ def test_a_burst_of_new_connections_is_spread_over_the_workers(threads_server):
         if len(seen) == 2:
             break
         assert time.monotonic() < deadline, "the second worker did not boot"
-    count, start, pids = 24, threading.Barrier(24), []
+    for _ in range(5):
+        time.sleep(0.5)  # the workers drop the connections closed before
+        per_worker = Counter(_burst(port, 24))
+        assert len(per_worker) == 2 and min(per_worker.values()) >= 9, per_worker  # 6 or 7 without the pause
+
+
+def _burst(port: int, count: int) -> list[str]:
+    """Open ``count`` connections at once, one request each, kept open until all are answered (as nginx
+    keeps its upstream connections); the pid of the worker that answered each."""
+    start, clients, pids = threading.Barrier(count), [], []
 
     def connect() -> None:
         start.wait(10)
         client = _Client(port)
+        clients.append(client)
         pids.append(client.get().split()[0])
-        clients.append(client)  # kept open, as nginx keeps its upstream connections
 
-    clients: list[_Client] = []
     threads = [threading.Thread(target=connect) for _ in range(count)]
     for thread in threads:
         thread.start()
@@ -197,5 +207,4 @@ def test_a_burst_of_new_connections_is_spread_over_the_workers(threads_server):
     for client in clients:
         client.close()
     assert len(pids) == count
-    per_worker = Counter(pids)
-    assert len(per_worker) == 2 and min(per_worker.values()) >= count // 2 - 3, per_worker
+    return pids
