@@ -226,8 +226,9 @@ def measure(args: argparse.Namespace, root: Path) -> dict:
                 for c, result in small[-1].items():
                     print(f"  small x{c:<2}: {result['rate']:6.0f} round trips/s  p50 {result['p50'] * 1000:5.1f} ms"
                           f"  p99 {result['p99'] * 1000:5.1f} ms  (bare Flask {result['bare_rate']:4.0f}/s,"
-                          f" gunicorn {result['bare_cpu_ms_gunicorn']:.2f} ms; required work"
-                          f" {result['required_rate']:4.0f}/s, {result['required_cpu_ms_gunicorn']:.2f} ms)"
+                          f" p99 {result['bare_p99'] * 1000:.1f} ms, gunicorn {result['bare_cpu_ms_gunicorn']:.2f} ms;"
+                          f" required work {result['required_rate']:4.0f}/s,"
+                          f" p99 {result['required_p99'] * 1000:.1f} ms, {result['required_cpu_ms_gunicorn']:.2f} ms)"
                           "  CPU ms per round trip: "
                           + " ".join(f"{k[7:]} {v:.2f}" for k, v in result.items() if k.startswith("cpu_ms_"))
                           + f"; a file creation {result['file_creation_us']:.0f} us",
