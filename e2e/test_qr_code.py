@@ -20,5 +20,6 @@ def test_qr_code_decodes_to_the_share_link(page):
     qr = page.locator("[data-result='qr'] svg")
     expect(qr).to_be_visible()
     image = Image.open(io.BytesIO(qr.screenshot()))
-    decoded = [result.text for result in zxingcpp.read_barcodes(image)]
+    # QR codes only: a search of every format once read a stray 1D barcode ("B$4B") in the QR's modules
+    decoded = [result.text for result in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)]
     assert decoded == [share_link]
