@@ -1,29 +1,33 @@
-"""Known-vulnerability audit of a hash-locked requirements file, honest about what it could check.
+"""Known-vulnerability audit of the hash-locked requirements, honest about what it could check.
 
-    python scripts/audit_deps.py backend/requirements-dev.lock [--exceptions backend/audit-exceptions.txt]
-                                 [--reviewed backend/audit-reviewed.txt]
+    python scripts/audit_deps.py --runtime backend/requirements.lock --dev backend/requirements-dev.lock
+                                 [--exceptions backend/audit-exceptions.txt] [--reviewed backend/audit-reviewed.txt]
 
-Contract: exit 1 when a pinned version has a known advisory that is not in the
-exceptions file (one ``ID  reason`` per line; an ID without a reason is an
-error); exit 0 otherwise, printing exactly how much was checked. Two sources,
-in order:
+Contract: it prints one line per pin with the pin's role (runtime: in the
+runtime lock, which the server image and the client install; dev: test, lint
+and bench tools only) and the source that checked it, then a summary. It exits
+1 only when a known advisory affects a pinned version of a runtime dependency
+and is not in the exceptions file (one ``ID  reason`` per line; an ID without a
+reason is an error). A finding on a dev-only pin, and a pin no source could
+check, are reported and never fail: the verdict of a change must not turn on
+what a registry publishes next week, but a vulnerable server dependency must.
+
+Sources, in order:
 
 1. ``pip-audit -r LOCK --require-hashes --disable-pip -f json`` (PyPI's
    per-release JSON API, ``/pypi/NAME/VERSION/json``). Where that endpoint is
    not served, pip-audit skips every package and still prints "No known
-   vulnerabilities found"; this script counts those as *not audited*.
-2. For each package pip-audit could not audit: PyPI's per-project JSON
-   (``/pypi/NAME/json``), whose ``vulnerabilities`` list is the advisories of
-   the *latest* release only. It is used when the pin is that latest release;
-   otherwise the package is reported as not audited.
+   vulnerabilities found"; this script counts those as not checked.
+2. PyPI's per-project JSON (``/pypi/NAME/json``), whose ``vulnerabilities``
+   list is the advisories of the *latest* release only: used when the pin is
+   that latest release.
+3. ``backend/audit-reviewed.txt``: a review by hand of exactly that version
+   (``name==version  date  what was checked and found``).
 
-A pin neither source could check must be listed, at exactly its version, in
-the reviewed file (``name==version  date  what was checked and found``: a review
-by hand); one that is not fails the audit too, so every pin is covered and a
-version bump needs a new review. When neither source answers at all, it prints
+Anything else is "not covered". When neither service answers at all, it prints
 "audit skipped: no advisory source reachable" and exits 0: a skip, never a
-pass. Standard library only
-(besides calling pip-audit, found next to the running interpreter).
+pass. Standard library only (besides calling pip-audit, found next to the
+running interpreter).
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ from pathlib import Path
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.\-]*)==([^\s;\\]+)", re.MULTILINE)
 INDEX = "https://pypi.org/pypi"
 TIMEOUT = 30
+
+PIP_AUDIT, LATEST, BY_HAND, NOT_COVERED = "pip-audit", "PyPI latest release", "reviewed by hand", "not covered"
 
 
 def canonical(name: str) -> str:
@@ -123,56 +129,63 @@ def latest_release_advisories(name: str) -> tuple[str | None, list[dict] | None]
     return data.get("info", {}).get("version"), data.get("vulnerabilities") or []
 
 
-def audit(lock: Path, exceptions: dict[str, str], reviewed: dict[tuple[str, str], str]) -> int:
-    pins = read_pins(lock)
-    findings, by_pip_audit = run_pip_audit(lock, exceptions)
-    rest = sorted(set(pins) - by_pip_audit)
+def audit(runtime_lock: Path, dev_lock: Path, exceptions: dict[str, str],
+          reviewed: dict[tuple[str, str], str]) -> int:
+    runtime = read_pins(runtime_lock)
+    pins = runtime | read_pins(dev_lock)
+    findings, by_pip_audit = run_pip_audit(dev_lock, exceptions)
+    rest = sorted(pins - by_pip_audit)
     with ThreadPoolExecutor(8) as pool:
         answers = dict(zip(rest, pool.map(latest_release_advisories, [name for name, _ in rest]), strict=True))
-    reachable = bool(by_pip_audit) or any(latest is not None for latest, _ in answers.values())
-    if not reachable:
+    if not by_pip_audit and all(latest is None for latest, _ in answers.values()):
         print("audit skipped: no advisory source reachable (neither PyPI's JSON API nor pip-audit answered)")
         return 0
-    by_latest, not_audited = set(), {}
+    source = dict.fromkeys(by_pip_audit, PIP_AUDIT)
     for pin, (latest, advisories) in answers.items():
-        if latest is None:
-            not_audited[pin] = "no answer from PyPI"
-        elif latest != pin[1]:
-            not_audited[pin] = f"advisories are only served for the latest release ({latest})"
-        else:
-            by_latest.add(pin)
+        if latest == pin[1]:
+            source[pin] = LATEST
             ids = [a["id"] for a in advisories if a["id"] not in exceptions
                    and not set(a.get("aliases", [])) & set(exceptions)]
             if ids:
                 findings[pin] = ids
-    by_hand = {pin: reviewed[pin] for pin in not_audited if pin in reviewed}
-    uncovered = {pin: why for pin, why in not_audited.items() if pin not in reviewed}
-    print(f"audit of {lock}: {len(pins)} pins; {len(by_pip_audit)} audited by pip-audit, "
-          f"{len(by_latest)} against PyPI's advisories for the latest release, {len(by_hand)} reviewed by hand, "
-          f"{len(uncovered)} not covered")
-    if not by_pip_audit:
-        print("  pip-audit audited nothing: PyPI's per-release JSON API is not served here "
-              "(pip-audit itself would still print 'No known vulnerabilities found')")
-    for (name, version), review in sorted(by_hand.items()):
-        print(f"  reviewed by hand: {name}=={version}: {review[:10]}")
-    for (name, version), why in sorted(uncovered.items()):
-        print(f"  NOT COVERED: {name}=={version}: {why}, and no review of this version in the reviewed file")
+        elif pin in reviewed:
+            source[pin] = f"{BY_HAND} {reviewed[pin][:10]}"
+        else:
+            source[pin] = (f"{NOT_COVERED}: no answer from PyPI" if latest is None
+                           else f"{NOT_COVERED}: advisories are served only for the latest release, {latest}")
+    print(f"audit of {runtime_lock} (runtime) and {dev_lock} (dev-only beyond it): {len(pins)} pins")
+    for pin in sorted(pins):
+        role = "runtime" if pin in runtime else "dev"
+        flag = f"  VULNERABLE: {', '.join(findings[pin])}" if pin in findings else ""
+        print(f"  {pin[0]}=={pin[1]}  [{role}]  {source[pin]}{flag}")
     for vuln_id, reason in sorted(exceptions.items()):
         print(f"  exception: {vuln_id}: {reason}")
-    for (name, version), ids in sorted(findings.items()):
-        print(f"  VULNERABLE: {name}=={version}: {', '.join(ids)}")
-    failed = bool(findings or uncovered)
-    print("audit: FAILED" if failed else "audit: no known vulnerability; every pin checked or reviewed by hand")
-    return 1 if failed else 0
+    kinds = (PIP_AUDIT, LATEST, BY_HAND, NOT_COVERED)
+    counts = {kind: sum(s.startswith(kind) for s in source.values()) for kind in kinds}
+    print("sources: " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
+    blocking = sorted(pin for pin in findings if pin in runtime)
+    reported = sorted(pin for pin in findings if pin not in runtime)
+    uncovered_runtime = sum(pin in runtime and source[pin].startswith(NOT_COVERED) for pin in pins)
+    if reported:
+        print(f"reported, not failed: known advisories in {len(reported)} dev-only pin(s): "
+              + ", ".join(f"{n}=={v}" for n, v in reported))
+    if uncovered_runtime:
+        print(f"reported, not failed: {uncovered_runtime} runtime pin(s) no source could check")
+    if blocking:
+        print("audit: FAILED: known advisories in runtime pins: " + ", ".join(f"{n}=={v}" for n, v in blocking))
+        return 1
+    print("audit: passed: no known advisory affects a runtime pin that a source could check")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("lock", type=Path)
+    parser.add_argument("--runtime", type=Path, default=Path("backend/requirements.lock"))
+    parser.add_argument("--dev", type=Path, default=Path("backend/requirements-dev.lock"))
     parser.add_argument("--exceptions", type=Path, default=Path("backend/audit-exceptions.txt"))
     parser.add_argument("--reviewed", type=Path, default=Path("backend/audit-reviewed.txt"))
     args = parser.parse_args(argv)
-    return audit(args.lock, read_exceptions(args.exceptions), read_reviewed(args.reviewed))
+    return audit(args.runtime, args.dev, read_exceptions(args.exceptions), read_reviewed(args.reviewed))
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@
 ``make setup`` installs with ``pip --require-hashes`` and the Dockerfile does
 too, so a lock entry without a hash would break them; these tests fail first,
 with the line. The audit script (scripts/audit_deps.py, run by ``make audit``)
-is exercised offline: a finding fails it, a reasoned exception does not, and no
-reachable source is a loud skip, never a pass.
+is exercised offline: a finding in a runtime pin fails it; a dev-only finding,
+an uncheckable pin and a reasoned exception do not; no reachable source is a
+loud skip, never a pass.
 """
 
 import importlib.util
@@ -88,65 +89,102 @@ def load_audit():
     return module
 
 
+def lock_text(pins: dict[str, str]) -> str:
+    return "".join(f"{name}=={version} \\\n    --hash=sha256:{'0' * 64}\n" for name, version in pins.items())
+
+
 @pytest.fixture
 def audit(monkeypatch, tmp_path):
+    """The module with pip-audit auditing nothing (as here), a runtime lock and a dev lock one tool larger."""
     module = load_audit()
-    lock = tmp_path / "req.lock"
-    lock.write_text("flask==3.1.0 \\\n    --hash=sha256:" + "0" * 64 + "\njwcrypto==1.6.1 \\\n    --hash=sha256:"
-                    + "1" * 64 + "\n")
-    monkeypatch.setattr(module, "run_pip_audit", lambda lock, exceptions: ({}, set()))  # as here: audits nothing
-    return module, lock
+    runtime, dev = tmp_path / "runtime.lock", tmp_path / "dev.lock"
+    runtime.write_text(lock_text({"flask": "3.1.0", "jwcrypto": "1.6.1"}))
+    dev.write_text(lock_text({"flask": "3.1.0", "jwcrypto": "1.6.1", "pytest": "9.0.0"}))
+    monkeypatch.setattr(module, "run_pip_audit", lambda lock, exceptions: ({}, set()))
+    return module, runtime, dev
 
 
 def serve_index(monkeypatch, module, answers):
     monkeypatch.setattr(module, "latest_release_advisories", lambda name: answers.get(name, (None, None)))
 
 
-def test_an_advisory_for_the_pinned_release_fails_the_audit(audit, monkeypatch, capsys):
-    module, lock = audit
-    serve_index(monkeypatch, module, {"flask": ("3.1.0", [{"id": "GHSA-test-0001", "aliases": ["CVE-1"]}]),
-                                      "jwcrypto": ("1.6.1", [])})
-    assert module.audit(lock, {}, {}) == 1
-    assert "VULNERABLE: flask==3.1.0: GHSA-test-0001" in capsys.readouterr().out
+ADVISORY = [{"id": "GHSA-test-0001", "aliases": ["CVE-1"]}]
+
+
+def test_an_advisory_for_a_runtime_pin_fails_the_audit(audit, monkeypatch, capsys):
+    module, runtime, dev = audit
+    serve_index(monkeypatch, module, {"flask": ("3.1.0", ADVISORY), "jwcrypto": ("1.6.1", []),
+                                      "pytest": ("9.0.0", [])})
+    assert module.audit(runtime, dev, {}, {}) == 1
+    out = capsys.readouterr().out
+    assert "flask==3.1.0  [runtime]  PyPI latest release  VULNERABLE: GHSA-test-0001" in out
+    assert "audit: FAILED: known advisories in runtime pins: flask==3.1.0" in out
+
+
+def test_an_advisory_for_a_dev_only_pin_is_reported_and_does_not_fail(audit, monkeypatch, capsys):
+    module, runtime, dev = audit
+    serve_index(monkeypatch, module, {"flask": ("3.1.0", []), "jwcrypto": ("1.6.1", []),
+                                      "pytest": ("9.0.0", ADVISORY)})
+    assert module.audit(runtime, dev, {}, {}) == 0
+    out = capsys.readouterr().out
+    assert "pytest==9.0.0  [dev]  PyPI latest release  VULNERABLE: GHSA-test-0001" in out
+    assert "reported, not failed: known advisories in 1 dev-only pin(s): pytest==9.0.0" in out
 
 
 def test_a_reasoned_exception_passes_and_is_printed(audit, monkeypatch, capsys):
-    module, lock = audit
-    serve_index(monkeypatch, module, {"flask": ("3.1.0", [{"id": "GHSA-test-0001", "aliases": ["CVE-1"]}]),
-                                      "jwcrypto": ("1.6.1", [])})
-    assert module.audit(lock, {"CVE-1": "only affects the debug server, which we never run"}, {}) == 0
+    module, runtime, dev = audit
+    serve_index(monkeypatch, module, {"flask": ("3.1.0", ADVISORY), "jwcrypto": ("1.6.1", []),
+                                      "pytest": ("9.0.0", [])})
+    assert module.audit(runtime, dev, {"CVE-1": "only affects the debug server, which we never run"}, {}) == 0
     assert "exception: CVE-1" in capsys.readouterr().out
 
 
 def test_an_exception_needs_a_reason(audit, tmp_path):
-    module, _ = audit
+    module = audit[0]
     path = tmp_path / "exceptions.txt"
     path.write_text("# comment\nGHSA-xxxx-yyyy-zzzz\n")
     with pytest.raises(SystemExit, match="no reason"):
         module.read_exceptions(path)
 
 
-def test_an_older_pin_without_a_review_fails_as_not_covered(audit, monkeypatch, capsys):
-    module, lock = audit
-    serve_index(monkeypatch, module, {"flask": ("3.2.0", [{"id": "GHSA-new", "aliases": []}]),
-                                      "jwcrypto": ("1.6.1", [])})
-    assert module.audit(lock, {}, {}) == 1
+def test_a_pin_no_source_can_check_is_reported_and_never_fails(audit, monkeypatch, capsys):
+    module, runtime, dev = audit
+    # Newer releases, even vulnerable ones, say nothing about the pinned version: not covered, not failed.
+    serve_index(monkeypatch, module, {"flask": ("3.2.0", ADVISORY), "jwcrypto": ("1.7.0", []),
+                                      "pytest": ("9.1.0", [])})
+    assert module.audit(runtime, dev, {}, {}) == 0
     out = capsys.readouterr().out
-    assert "NOT COVERED: flask==3.1.0" in out and "1 against PyPI's advisories" in out and "FAILED" in out
+    assert "flask==3.1.0  [runtime]  not covered: advisories are served only for the latest release, 3.2.0" in out
+    assert "pytest==9.0.0  [dev]  not covered" in out
+    assert "sources: 0 pip-audit, 0 PyPI latest release, 0 reviewed by hand, 3 not covered" in out
+    assert "reported, not failed: 2 runtime pin(s) no source could check" in out
 
 
-def test_an_older_pin_reviewed_by_hand_at_its_version_passes(audit, monkeypatch, capsys):
-    module, lock = audit
-    serve_index(monkeypatch, module, {"flask": ("3.2.0", []), "jwcrypto": ("1.6.1", [])})
-    assert module.audit(lock, {}, {("flask", "3.1.0"): "2026-11-27  no advisory file"}) == 0
-    assert "reviewed by hand: flask==3.1.0: 2026-11-27" in capsys.readouterr().out
-    assert module.audit(lock, {}, {("flask", "3.0.9"): "2026-11-27  no advisory file"}) == 1  # another version
+def test_a_review_by_hand_counts_only_at_its_exact_version(audit, monkeypatch, capsys):
+    module, runtime, dev = audit
+    serve_index(monkeypatch, module, {"flask": ("3.2.0", []), "jwcrypto": ("1.6.1", []), "pytest": ("9.0.0", [])})
+    assert module.audit(runtime, dev, {}, {("flask", "3.1.0"): "2026-11-27  no advisory file"}) == 0
+    assert "flask==3.1.0  [runtime]  reviewed by hand 2026-11-27" in capsys.readouterr().out
+    assert module.audit(runtime, dev, {}, {("flask", "3.0.9"): "2026-11-27  no advisory file"}) == 0
+    assert "flask==3.1.0  [runtime]  not covered" in capsys.readouterr().out
+
+
+def test_pip_audit_findings_come_first_and_follow_the_same_rule(audit, monkeypatch, capsys):
+    module, runtime, dev = audit
+    monkeypatch.setattr(module, "run_pip_audit", lambda lock, exceptions: (
+        {("pytest", "9.0.0"): ["PYSEC-1"]}, {("flask", "3.1.0"), ("jwcrypto", "1.6.1"), ("pytest", "9.0.0")}))
+    serve_index(monkeypatch, module, {})
+    assert module.audit(runtime, dev, {}, {}) == 0
+    assert "pytest==9.0.0  [dev]  pip-audit  VULNERABLE: PYSEC-1" in capsys.readouterr().out
+    monkeypatch.setattr(module, "run_pip_audit", lambda lock, exceptions: (
+        {("jwcrypto", "1.6.1"): ["PYSEC-2"]}, {("flask", "3.1.0"), ("jwcrypto", "1.6.1"), ("pytest", "9.0.0")}))
+    assert module.audit(runtime, dev, {}, {}) == 1
 
 
 @pytest.mark.parametrize("line", ["flask==3.1.0", "flask==3.1.0  2026-11-27", "flask  2026-11-27  fine",
                                   "flask==3.1.0  yesterday  fine"])
 def test_a_review_needs_a_pin_a_date_and_a_finding(audit, tmp_path, line):
-    module, _ = audit
+    module = audit[0]
     path = tmp_path / "reviewed.txt"
     path.write_text(f"# comment\n{line}\n")
     with pytest.raises(SystemExit, match="expected"):
@@ -154,9 +192,9 @@ def test_a_review_needs_a_pin_a_date_and_a_finding(audit, tmp_path, line):
 
 
 def test_no_reachable_source_is_a_loud_skip(audit, monkeypatch, capsys):
-    module, lock = audit
+    module, runtime, dev = audit
     serve_index(monkeypatch, module, {})
-    assert module.audit(lock, {}, {}) == 0
+    assert module.audit(runtime, dev, {}, {}) == 0
     assert capsys.readouterr().out.startswith("audit skipped: no advisory source reachable")
 
 
