@@ -7,7 +7,7 @@ SHELL := /bin/bash
 # and can make venvs (Debian and Ubuntu build it with profile-guided and link-time optimisation,
 # as the official Docker image used in production is built), else the first python3 on PATH.
 # A self-built one (pyenv's default) runs this app's requests with about 18 % more CPU
-# (docs/performance.md, step 13). `make setup PYTHON=/path/to/python3` picks another.
+# (docs/performance.md). `make setup PYTHON=/path/to/python3` picks another.
 SYSTEM_PYTHON := /usr/bin/python3
 ifeq ($(origin PYTHON),undefined)
 PYTHON := $(shell $(SYSTEM_PYTHON) -c 'import sys, ensurepip, venv; sys.exit(sys.version_info < (3, 11))' \

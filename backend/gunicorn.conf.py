@@ -34,23 +34,21 @@ control_socket_disable = True  # no management socket under $HOME (absent for th
 class KeepAliveWorker(ThreadWorker):
     """gthread, except that a thread goes on serving its kept-alive connection while requests keep coming.
 
-    Stock gthread hands a kept-alive connection back to the main thread after every request (a
-    wake-up through a pipe, epoll register and unregister, a new future, a queue hand-off to a
-    thread): 0.17-0.26 ms of CPU per request here, a third of a trivial request's cost
-    (docs/performance.md, step 10). Behind nginx's upstream keepalive the next request mostly
-    comes on the connection just answered, so the thread waits up to ``HOLD`` seconds for it
-    first, and hands the connection back as gthread does if none comes. It waits only while the
+    Stock gthread hands a kept-alive connection back to the main thread after every request, which
+    costs about a third of a trivial request's CPU (docs/performance.md, "What is kept"). Behind
+    nginx's upstream keepalive the next request mostly comes on the connection just answered, so
+    the thread waits up to ``HOLD`` seconds for it first, and hands the connection back as gthread
+    does if none comes. It waits only while the
     worker has no more connections than threads, so a thread is free for every connection; a
     connection that arrives while all threads are busy or waiting gets one when a wait or a
     request already under way ends, and from then on the worker behaves exactly as gthread until
     it has no more connections than threads again.
 
     It also spreads connections over the workers. They share one listening socket, the first to
-    wake accepts, and behind nginx's keep-alive pool a connection then stays where it landed: a
-    burst of new connections went 27 to one worker and 5 to the other, so the requests on 27
-    shared one worker's GIL and those on 5 the other's (docs/performance.md, step 15). So after each
-    accept a worker waits ``ACCEPT_PAUSE`` for each connection it holds (at most
-    ``ACCEPT_PAUSE_MAX``) before it accepts the next: a worker holding fewer gets there first.
+    wake accepts, and behind nginx's keep-alive pool a connection stays where it landed, so an
+    uneven split lasts. After each accept a worker waits ``ACCEPT_PAUSE`` for each connection it
+    holds (at most ``ACCEPT_PAUSE_MAX``) before it accepts the next: a worker holding fewer gets
+    there first.
     """
 
     HOLD = 0.02

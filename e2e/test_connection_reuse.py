@@ -2,7 +2,7 @@
 
 nginx streams every API request's body to the app (proxy_request_buffering off). An answer the
 app gave before the body's end went out with "Connection: keep-alive", and then nginx closed
-the connection: the client's next request on it got no answer (docs/reliability.md, finding 8).
+the connection: the client's next request on it got no answer (docs/reliability.md, finding 7).
 Each case sends its body in two parts, the second after the app has had time to answer, then a
 second request on the same connection. Over a real network a body larger than a packet arrives
 like this, and a small one does whenever a client sends its headers and body in two writes.
@@ -25,8 +25,8 @@ JSON = {"Content-Type": "application/json"}
 
 # Five cases are answered from the headers alone and failed before the fix: bad name, bad option,
 # wrong type, and on info the token in the URL and the wrong type. A sixth, a GET that comes with a
-# body, is a success answered from the headers alone; it failed while only refusals finished their
-# bodies (27 Nov, before the method was checked too). The other three are controls,
+# body, is a success answered from the headers alone; it fails when only refusals finish their
+# bodies. The other three are controls,
 # answered only once their whole body is read (a stored file, a form the parser must read to its
 # end to find no file part, a token that must be read to be judged); they passed before the fix too.
 CASES = {

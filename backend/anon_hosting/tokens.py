@@ -32,12 +32,10 @@ from .keys import ALGS, KeyRing
 class _HeaderRegistry(dict):
     """jwcrypto's JWE header registry, deep-copied as a plain copy of the dict.
 
-    Every jwcrypto JWE object deep-copies this registry: once 0.1 ms, about half of making or
-    reading one of our tokens. Its entries are namedtuples of strings, booleans and functions,
-    which cannot change, so a copy of the dict is a deep copy: each object still gets its own
-    registry dict of the same entries (tests/test_tokens.py checks both). One issue and one
-    verify: 213-284 us, against 279-374 us when deepcopy walked the entries (docs/performance.md,
-    steps 6 and 11).
+    Every jwcrypto JWE object deep-copies this registry, a large part of making or reading a token
+    (docs/performance.md). Its entries are namedtuples of strings, booleans and functions, which
+    cannot change, so a copy of the dict is a deep copy: each object still gets its own registry
+    dict of the same entries (tests/test_tokens.py checks both).
     """
 
     def __deepcopy__(self, memo):

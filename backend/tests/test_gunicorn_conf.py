@@ -166,11 +166,9 @@ def test_no_connection_waits_for_a_thread_that_another_one_holds(threads_server)
 
 
 def test_bursts_of_new_connections_are_spread_over_the_workers(threads_server):
-    # Workers share one listening socket and the first awake accepts: a burst from nginx's keep-alive
-    # pool went 27 to one worker and 5 to the other, and stayed so. Each worker now waits a little per
-    # connection it holds before accepting the next, so the one holding fewer takes it. Without the
-    # pause a burst often comes out balanced by chance, so five must all be: without it 6 of 8 runs of
-    # this test failed; with it 28 of 28 passed, 12 of them beside two CPU burners.
+    # Workers share one listening socket and the first awake accepts; each waits a little per connection
+    # it holds before accepting the next, so the one holding fewer takes it. A single burst can come out
+    # balanced by chance without the pause, so five bursts must all be balanced.
     port = threads_server(threads=8, workers=2)
     deadline = time.monotonic() + 30
     while True:  # both workers booted: each has answered once

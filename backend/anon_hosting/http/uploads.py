@@ -75,7 +75,7 @@ def finish_body(request: Request) -> None:
     Content-Type, a refused file name or option, a rate limit) could reach nginx while it was
     still reading the body; nginx then sends it with "Connection: keep-alive" but closes the
     connection, and the client's next request on it gets no answer (docs/reliability.md,
-    finding 8). Reading the rest of a small body first keeps that connection usable. A larger or
+    finding 7). Reading the rest of a small body first keeps that connection usable. A larger or
     unsized body is left: a client sending a big file, or waiting for the verdict on its headers
     before sending it, is answered at once, and nginx closes that connection as before. Any error
     here means the client is gone or its body is broken; the answer goes out all the same.

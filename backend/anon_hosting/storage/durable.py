@@ -79,10 +79,10 @@ def sweep_temp_file(path: Path, now: float) -> int:
 class _Flusher:
     """Flushes a file being written in the background, one ``fdatasync`` at a time, each WRITEBACK_STEP bytes.
 
-    The final fsync, the one a 201 waits for, then has only the tail left to write: on the dev machine's disk a
-    64 MiB blob's single fsync took 115 ms of a 280 ms upload. It changes no guarantee: that final fsync still
-    runs. An error in a background flush is raised by ``check`` (an fsync error is reported only once per file,
-    so it must not be dropped here and missed by the final fsync).
+    The final fsync, the one a 201 waits for, then has only the tail left to write, instead of the whole
+    blob (docs/performance.md). It changes no guarantee: that final fsync still runs. An error in a
+    background flush is raised by ``check`` (an fsync error is reported only once per file, so it must not
+    be dropped here and missed by the final fsync).
     """
 
     def __init__(self, fd: int):

@@ -7,7 +7,7 @@ the lead to the first op queued meanwhile, whose thread commits the next group. 
 one transaction and sets each ``Op``'s ``result`` or ``error``; if it raises, every op of the group gets
 that error (each thread its own copy, chained to it). So a transaction's fixed cost (a lock, an fsynced
 commit, and the waits for the GIL and a CPU in between) is paid once per group instead of once per write:
-under load a writer no longer queues behind every other writer's commit (docs/performance.md, step 14).
+under load a writer no longer queues behind every other writer's commit (docs/performance.md).
 Nothing is reordered or merged: each op still runs alone, in queue order, and only returns once committed.
 An op must not call ``run`` itself. After a fork the child starts with an empty queue and no leader.
 """

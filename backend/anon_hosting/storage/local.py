@@ -220,7 +220,7 @@ class LocalStorage(Storage):
 
         Writers first queue on an flock of ``index.db.lock`` (each thread has its own descriptor), which wakes
         the next one as soon as the holder is done. SQLite's own wait for its write lock is sleep-and-retry
-        (1, 2, 5 ... 100 ms), which gave small uploads a long p99 tail (docs/performance.md, step 8).
+        (1, 2, 5 ... 100 ms), which gives small uploads a long p99 tail (docs/performance.md).
         """
         with self._sql() as db:
             fcntl.flock(self._local.lock, fcntl.LOCK_EX)
