@@ -43,32 +43,9 @@ class KeepAliveWorker(ThreadWorker):
     connection that arrives while all threads are busy or waiting gets one when a wait or a
     request already under way ends, and from then on the worker behaves exactly as gthread until
     it has no more connections than threads again.
-
-    It also spreads connections over the workers. They share one listening socket, the first to
-    wake accepts, and behind nginx's keep-alive pool a connection stays where it landed, so an
-    uneven split lasts. After each accept a worker waits ``ACCEPT_PAUSE`` for each connection it
-    holds (at most ``ACCEPT_PAUSE_MAX``) before it accepts the next: a worker holding fewer gets
-    there first.
     """
 
     HOLD = 0.02
-    ACCEPT_PAUSE = 0.00025  # seconds per connection held
-    ACCEPT_PAUSE_MAX = 0.005
-    _resume_at = 0.0  # monotonic time before which this worker leaves new connections to the others
-
-    def accept(self, listener):
-        super().accept(listener)
-        self._resume_at = time.monotonic() + min(self.nr_conns * self.ACCEPT_PAUSE, self.ACCEPT_PAUSE_MAX)
-        super().set_accept_enabled(False)
-
-    def set_accept_enabled(self, enabled):
-        if not enabled or time.monotonic() >= self._resume_at:
-            super().set_accept_enabled(enabled)
-
-    def wait_for_and_dispatch_events(self, timeout):
-        left = self._resume_at - time.monotonic()
-        super().wait_for_and_dispatch_events(min(timeout, left) if left > 0 else timeout)
-
     def handle(self, conn):
         keep = super().handle(conn)
         while keep is True and self.alive and self.nr_conns <= self.cfg.threads and self._next_request(conn):

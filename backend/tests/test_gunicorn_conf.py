@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -163,46 +162,3 @@ def test_no_connection_waits_for_a_thread_that_another_one_holds(threads_server)
         for thread in threads:
             thread.join()
     assert answered_while_busy  # not only once the other two stopped
-
-
-def test_bursts_of_new_connections_are_spread_over_the_workers(threads_server):
-    # Workers share one listening socket and the first awake accepts; each waits a little per connection
-    # it holds before accepting the next, so the one holding fewer takes it. A single burst can come out
-    # balanced by chance without the pause, so five bursts must all be balanced.
-    port = threads_server(threads=8, workers=2)
-    deadline = time.monotonic() + 30
-    while True:  # both workers booted: each has answered once
-        seen = set()
-        for _ in range(20):
-            client = _Client(port)
-            seen.add(client.get().split()[0])
-            client.close()
-        if len(seen) == 2:
-            break
-        assert time.monotonic() < deadline, "the second worker did not boot"
-    for _ in range(5):
-        time.sleep(0.5)  # the workers drop the connections closed before
-        per_worker = Counter(_burst(port, 24))
-        assert len(per_worker) == 2 and min(per_worker.values()) >= 9, per_worker  # 6 or 7 without the pause
-
-
-def _burst(port: int, count: int) -> list[str]:
-    """Open ``count`` connections at once, one request each, kept open until all are answered (as nginx
-    keeps its upstream connections); the pid of the worker that answered each."""
-    start, clients, pids = threading.Barrier(count), [], []
-
-    def connect() -> None:
-        start.wait(10)
-        client = _Client(port)
-        clients.append(client)
-        pids.append(client.get().split()[0])
-
-    threads = [threading.Thread(target=connect) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    for client in clients:
-        client.close()
-    assert len(pids) == count
-    return pids
