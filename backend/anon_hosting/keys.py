@@ -22,7 +22,7 @@ from jwcrypto import jwe, jwk
 from jwcrypto.common import base64url_encode as _b64
 
 from .errors import ConfigError
-from .storage.durable import fsync_folder
+from .storage.durable import fsync_folder, write_temp
 
 KEYSET_FILE = "keyset.jwe"
 LOCK_FILE = "keyset.lock"
@@ -105,7 +105,7 @@ class KeyRing:
     def _create(self) -> None:
         # Write a complete temp file, then link it into place: link never replaces, so
         # when workers race, exactly one key set wins and everybody loads that one.
-        tmp = self._write_temp(self._sealed({"1": _new_key("1")}))
+        tmp, _ = write_temp(self._folder, [self._sealed({"1": _new_key("1")})])
         try:
             os.link(tmp, self._path)
         except FileExistsError:
@@ -115,18 +115,9 @@ class KeyRing:
         fsync_folder(self._folder)
 
     def _write_replace(self, keys: dict[str, jwk.JWK]) -> None:
-        tmp = self._write_temp(self._sealed(keys))
+        tmp, _ = write_temp(self._folder, [self._sealed(keys)])
         os.replace(tmp, self._path)
         fsync_folder(self._folder)
-
-    def _write_temp(self, data: bytes) -> Path:
-        tmp = self._folder / f".{KEYSET_FILE}.{secrets.token_hex(8)}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        return tmp
 
     def _locked(self):
         return _FileLock(self._folder / LOCK_FILE)

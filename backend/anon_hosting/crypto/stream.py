@@ -95,11 +95,9 @@ def encrypt(file_key: bytes, pieces: Iterable[bytes], *, chunk_code: int = CHUNK
 class Plaintext:
     """A blob whose header checked out: ``size`` is the plaintext length, iterate for chunks."""
 
-    def __init__(self, aead: AESGCM, header: bytes, chunk_size: int, read: Callable[[int], bytes],
-                 lengths: list[int]):
+    def __init__(self, aead: AESGCM, header: bytes, read: Callable[[int], bytes], lengths: list[int]):
         self._aead, self._header, self._read = aead, header, read
         self._lengths = lengths  # ciphertext length of every chunk, last one included
-        self.chunk_size = chunk_size
         self.size = sum(lengths) - TAG_SIZE * len(lengths)
 
     def __iter__(self) -> Iterator[bytes]:
@@ -124,7 +122,7 @@ def open_blob(file_key: bytes, read: Callable[[int], bytes], length: int) -> Pla
         raise DecryptError()
     chunk_size = 1 << chunk_code
     lengths = chunk_lengths(length - HEADER_SIZE, chunk_size)
-    return Plaintext(_payload_aead(file_key, salt), header, chunk_size, read, lengths)
+    return Plaintext(_payload_aead(file_key, salt), header, read, lengths)
 
 
 def chunk_lengths(sealed_length: int, chunk_size: int) -> list[int]:

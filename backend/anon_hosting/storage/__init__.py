@@ -20,8 +20,8 @@ for "this file exists".
 - ``delete(name) -> bool``: state and blob. ``delete_blob(name)``: the blob only
   (the state stays as a tombstone until it expires).
 - ``names()``: every name that has a state, for the sweeper.
-- ``exists(name) -> bool`` (the blob), ``ping()`` (raises ``StorageUnavailable`` unless
-  writable), ``sweep_temp() -> int`` (removes leftovers of dead writers).
+- ``ping()`` (raises ``StorageUnavailable`` unless writable), ``sweep_temp() -> int``
+  (removes leftovers of dead writers).
 """
 
 import re
@@ -67,9 +67,6 @@ class Storage(ABC):
 
     @abstractmethod
     def names(self) -> Iterator[str]: ...
-
-    @abstractmethod
-    def exists(self, name: str) -> bool: ...
 
     @abstractmethod
     def ping(self) -> None: ...

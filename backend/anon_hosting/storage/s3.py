@@ -118,9 +118,6 @@ class S3Storage(Storage):
                 if obj["Key"].endswith(STATE_SUFFIX) and NAME_PATTERN.fullmatch(name):
                     yield name
 
-    def exists(self, name: str) -> bool:
-        return self._exists(self._keys(name)[0])
-
     def ping(self) -> None:
         key = f"{self.prefix}.ping-{secrets.token_hex(8)}"
         try:

@@ -13,6 +13,7 @@ import json
 import os
 import sqlite3
 
+from anon_hosting.errors import NotFound
 from anon_hosting.storage.local import INDEX, TEMP_PREFIX, LocalStorage
 from anon_hosting.storage.s3 import S3Storage
 
@@ -91,3 +92,12 @@ def read_all(blob) -> bytes:
         parts.append(piece)
     blob.close()
     return b"".join(parts)
+
+
+def has_blob(store, name: str) -> bool:
+    """Whether the store has a blob to open under ``name`` (a tombstone has none)."""
+    try:
+        store.open(name).close()
+    except NotFound:
+        return False
+    return True

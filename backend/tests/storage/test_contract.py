@@ -17,7 +17,7 @@ from anon_hosting.keys import KeyRing
 from anon_hosting.service import FileService, Limits
 from anon_hosting.storage.s3 import MIN_PART_SIZE, S3Storage
 
-from .stores import STATE, entries, files, read_all, reopen, unfinished
+from .stores import STATE, entries, files, has_blob, read_all, reopen, unfinished
 
 PART = MIN_PART_SIZE
 PIECE = 1_000_003  # chunks that never line up with a part
@@ -62,14 +62,14 @@ def test_nothing_is_visible_until_put_returns(store, size):
 
     def source():
         yield from pieces(b"x" * size)
-        seen.append(store.exists(n))
+        seen.append(has_blob(store, n))
         with pytest.raises(NotFound):
             store.open(n)
         yield b"last"
 
     store.put(n, source(), STATE)
     assert seen == [False]
-    assert store.exists(n)
+    assert has_blob(store, n)
 
 
 def test_put_never_overwrites(store):
@@ -85,7 +85,7 @@ def test_put_never_overwrites(store):
 
 @pytest.mark.parametrize("bad", ["../../etc/passwd", "a" * 42, "a" * 44, ".tmp-" + "a" * 38, "", "a/" + "b" * 41])
 def test_names_outside_the_pattern_never_reach_the_storage(store, bad):
-    calls = (store.open, store.exists, store.delete, store.read_state, store.delete_blob,
+    calls = (store.open, store.delete, store.read_state, store.delete_blob,
              lambda n: store.put(n, [b"x"], STATE), lambda n: store.update_state(n, dict))
     for call in calls:
         with pytest.raises(ValueError):
@@ -98,7 +98,7 @@ def test_missing_files_are_not_found(store):
     for call in (store.open, store.read_state, lambda n: store.update_state(n, dict)):
         with pytest.raises(NotFound):
             call(n)
-    assert (store.exists(n), store.delete(n), store.delete_blob(n)) == (False, False, False)
+    assert (has_blob(store, n), store.delete(n), store.delete_blob(n)) == (False, False, False)
 
 
 def test_delete_removes_state_and_blob_and_delete_blob_keeps_the_state(store):
@@ -106,7 +106,7 @@ def test_delete_removes_state_and_blob_and_delete_blob_keeps_the_state(store):
     store.put(a, [b"x"], STATE)
     store.put(b, [b"y"], STATE)
     assert store.delete_blob(b) is True
-    assert store.read_state(b) == STATE and not store.exists(b)
+    assert store.read_state(b) == STATE and not has_blob(store, b)
     assert sorted(store.names()) == sorted([a, b])
     assert store.delete(a) is True
     with pytest.raises(NotFound):
@@ -188,7 +188,7 @@ def test_the_service_sweeper_deletes_expired_files_and_spent_tombstones(store, t
     download = service.retrieve(token, now=now + 1)
     assert b"".join(download.chunks) == b"more"
     download.close()
-    assert not store.exists(spent) and store.read_state(spent)["gone"]
+    assert not has_blob(store, spent) and store.read_state(spent)["gone"]
 
     assert service.sweep(now=now + 120) == 1  # short expired; the tombstone of spent waits for its expiry
     assert sorted(store.names()) == sorted([keeper, once, spent])

@@ -1,4 +1,4 @@
-"""Local storage only: file modes, the index, a real full disk, the temp and orphan sweeps, the earlier layout.
+"""Local storage only: file modes, the index, a real full disk, the temp and orphan sweeps, forks.
 
 The contract every backend keeps (atomic put, cleanup on failure, atomic state
 updates, ...) is tested once for all backends in test_contract.py.
@@ -190,32 +190,14 @@ def test_states_hold_no_secrets(store):
         assert db.execute("SELECT state FROM files").fetchall() == [('{"exp":5,"max":null,"v":1}',)]
 
 
-def test_a_folder_in_the_earlier_layout_is_adopted_into_the_index(tmp_path):
-    root, kept, tombstone, stray = tmp_path / "files", name(), name(), name()
-    root.mkdir()
-    (root / kept).write_bytes(b"blob bytes")
-    (root / (kept + ".state")).write_text('{"v":1,"exp":2000000000,"done":2}')
-    (root / (kept + ".lock")).write_bytes(b"")
-    (root / (tombstone + ".state")).write_text('{"v":1,"exp":2000000000,"gone":"download_limit_reached"}')
-    (root / stray).write_bytes(b"a blob without a state: a crash's leftover, swept as any orphan")
-    store = LocalStorage(root)
-    assert store.read_state(kept) == {"v": 1, "exp": 2_000_000_000, "done": 2}
-    assert store.open(kept).read(100) == b"blob bytes"
-    assert store.read_state(tombstone)["gone"] and not store.exists(tombstone)
-    assert sorted(store.names()) == sorted([kept, tombstone])
-    assert blob_files(store) == sorted([kept, stray])
-    assert LocalStorage(root).read_state(kept)["done"] == 2  # opening it again changes nothing
-
-
 def _open_and_put(root, start) -> None:
     start.wait(30)
     LocalStorage(root).put(name(), [b"x"], STATE)
 
 
 def test_workers_opening_a_new_folder_at_the_same_moment_all_start(tmp_path):
-    # gunicorn boots its workers together: each creates the index and switches it to WAL. SQLite answers
-    # the second switcher "database is locked" at once, without waiting, which stopped a worker from booting.
-    # Without the fix, 4 to 7 of 30 attempts failed on the dev machine.
+    # gunicorn boots its workers together: each creates the index and switches it to WAL, and SQLite answers
+    # a second switcher "database is locked" at once, without waiting, unless the switch is serialised.
     context = multiprocessing.get_context("fork")
     for attempt in range(30):
         root, start = tmp_path / f"fresh-{attempt}", context.Barrier(4)
@@ -226,3 +208,25 @@ def test_workers_opening_a_new_folder_at_the_same_moment_all_start(tmp_path):
             worker.join(60)
         assert [worker.exitcode for worker in workers] == [0] * 4, f"attempt {attempt}"
         assert len(list(LocalStorage(root).names())) == 4
+
+
+def _use_after_fork(store, result) -> None:
+    try:
+        store.read_state(name())
+    except RuntimeError as exc:
+        result.put(str(exc))
+    else:
+        result.put("no error")
+    LocalStorage(store.root).put(name(), [b"x"], STATE)  # a store opened in the child works
+
+
+def test_a_store_is_used_only_in_the_process_that_opened_it(store):
+    store.put(name(), [b"x"], STATE)  # this thread now holds a connection
+    context = multiprocessing.get_context("fork")
+    result = context.Queue()
+    child = context.Process(target=_use_after_fork, args=(store, result))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    assert "open another after a fork" in result.get(timeout=5)
+    assert len(list(store.names())) == 2  # the parent's connection is unharmed, and sees the child's write
