@@ -39,10 +39,10 @@ def retire(kid: str):
     click.echo(f"Retired key {kid}.")
 
 
-@click.command("sweep", help="Delete expired and used-up files and dead uploads' temp files now.")
+@click.command("sweep", help="A full sweep now: expired and used-up files, and dead uploads' leftovers.")
 @with_appcontext
 def sweep():
-    click.echo(f"Removed {current_app.extensions['anon_hosting'].sweep()} item(s).")
+    click.echo(f"Removed {current_app.extensions['anon_hosting'].sweep(full=True)} item(s).")
 
 
 def init_app(app: Flask) -> None:

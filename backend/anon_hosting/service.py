@@ -214,15 +214,21 @@ class FileService:
         if not self.storage.delete(claims.storage_name):
             raise NotFound()
 
-    def sweep(self, now: float | None = None) -> int:
-        """Delete expired files and exhausted files' tombstones, and dead writers' temp files."""
-        removed = self.storage.sweep_temp()
-        for name in list(self.storage.names()):
+    def sweep(self, now: float | None = None, full: bool = False) -> int:
+        """Delete expired files, and the blobs that used-up files still hold; ``full`` also dead writers' leftovers.
+
+        A regular sweep looks only at what ``storage.expired`` yields, so it costs what expired, not
+        what is stored. A full sweep reads every state: it reconciles whatever the expiry indexes
+        missed, and the sweeper runs one at start and then daily (docs/scaling.md).
+        """
+        now = _now(now)
+        removed = self.storage.sweep_temp() if full else 0
+        for name in list(self.storage.names()) if full else self.storage.expired(now):
             try:
                 state = self.storage.read_state(name)
             except NotFound:
                 continue
-            if lifecycle.is_sweepable(state, _now(now)):
+            if lifecycle.is_sweepable(state, now):
                 removed += self.storage.delete(name)
             elif state["gone"]:
                 removed += self.storage.delete_blob(name)  # a crash between the last download and its delete

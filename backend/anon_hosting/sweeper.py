@@ -3,8 +3,10 @@
 Contract: ``start(service, interval, lock_path)`` starts a daemon thread in this
 process. Every worker starts one; they elect a leader by taking an exclusive
 flock on ``lock_path``, so exactly one sweeps per host, and when that worker
-dies its lock goes with it and another takes over at its next try. Errors are
-logged and the loop goes on.
+dies its lock goes with it and another takes over at its next try. A leader's
+first sweep, and one every ``FULL_EVERY`` seconds after it, is a full sweep
+(every state read: the reconciliation); the others look only at what expired.
+Errors are logged and the loop goes on.
 """
 
 import fcntl
@@ -15,25 +17,33 @@ import time
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+FULL_EVERY = 86400  # seconds between two full sweeps of one leader
 
 
-def start(service, interval: int, lock_path: Path) -> threading.Thread:
-    thread = threading.Thread(target=_run, args=(service, interval, lock_path), name="sweeper", daemon=True)
+def start(service, interval: int, lock_path: Path, stop: threading.Event | None = None) -> threading.Thread:
+    """The sweeper thread; it ends once ``stop`` is set (never, without one)."""
+    stop = stop or threading.Event()
+    thread = threading.Thread(target=_run, args=(service, interval, lock_path, stop), name="sweeper", daemon=True)
     thread.start()
     return thread
 
 
-def _run(service, interval: int, lock_path: Path) -> None:
+def _run(service, interval: int, lock_path: Path, stop: threading.Event) -> None:
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-    while True:
+    last_full = None
+    while not stop.is_set():
         if _leading(fd):  # once held, taking it again on the same descriptor succeeds at once
+            full = last_full is None or time.monotonic() - last_full >= FULL_EVERY
             try:
-                removed = service.sweep()
+                removed = service.sweep(full=full)
+                if full:
+                    last_full = time.monotonic()
                 if removed:
-                    log.info("sweeper removed %d item(s)", removed)
+                    log.info("sweeper removed %d item(s)%s", removed, " (full sweep)" if full else "")
             except Exception:
                 log.exception("sweep failed")
-        time.sleep(interval)
+        stop.wait(interval)
+    os.close(fd)
 
 
 def _leading(fd: int) -> bool:

@@ -19,7 +19,11 @@ for "this file exists".
   is written. Returns the new state, or raises ``NotFound``.
 - ``delete(name) -> bool``: state and blob. ``delete_blob(name)``: the blob only
   (the state stays as a tombstone until it expires).
-- ``names()``: every name that has a state, for the sweeper.
+- ``names()``: every name that has a state, for the sweeper's full reconciliation.
+- ``expired(now)``: the names a regular sweep must look at: every name whose state
+  has ``exp <= now`` and every used-up name (``gone``) that still holds a blob. It
+  may yield others (the caller re-reads each state), and it costs what it yields,
+  not what is stored. Iterate it to the end: a backend may tidy up as it goes.
 - ``ping()`` (raises ``StorageUnavailable`` unless writable), ``sweep_temp() -> int``
   (removes leftovers of dead writers).
 """
@@ -67,6 +71,9 @@ class Storage(ABC):
 
     @abstractmethod
     def names(self) -> Iterator[str]: ...
+
+    @abstractmethod
+    def expired(self, now: float) -> Iterator[str]: ...
 
     @abstractmethod
     def ping(self) -> None: ...

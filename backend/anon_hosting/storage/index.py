@@ -6,7 +6,9 @@ changes it returns only once its commit is fsynced. One row per file::
     files(name TEXT PRIMARY KEY, state TEXT NOT NULL, blob BLOB, in_file INTEGER NOT NULL)
 
 ``blob`` holds a small blob's bytes; ``in_file`` = 1 says the blob is a file beside
-the index (``blobfiles``); a tombstone has neither. Every change is one write
+the index (``blobfiles``); a tombstone has neither. Two SQL indexes answer the sweep
+without reading every row: the states by their expiry (``exp``), and the used-up
+files (``gone``) that still hold a blob. Every change is one write
 transaction, serialised across every thread and process on this host; the changes
 that a process's threads ask for while one commits share the next transaction
 (``group_commit``), each still returning only once its own is committed. An ``Index``
@@ -31,8 +33,17 @@ from .group_commit import GroupCommit, Op
 INDEX = "index.db"
 LOCK = INDEX + ".lock"  # writers queue on its flock
 INLINE_MAX = 64 << 10  # bytes: a blob this size or smaller lives in its row
-_SCHEMA = ("CREATE TABLE IF NOT EXISTS files (name TEXT PRIMARY KEY, state TEXT NOT NULL, blob BLOB,"
-           " in_file INTEGER NOT NULL) WITHOUT ROWID")
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS files (name TEXT PRIMARY KEY, state TEXT NOT NULL, blob BLOB,"
+    " in_file INTEGER NOT NULL) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS files_by_expiry ON files (json_extract(state, '$.exp'))",
+    "CREATE INDEX IF NOT EXISTS files_used_up ON files (name)"
+    " WHERE json_extract(state, '$.gone') IS NOT NULL AND (blob IS NOT NULL OR in_file = 1)",
+)
+# Each half repeats its index's expression exactly, so that SQLite answers it from that index.
+_EXPIRED = ("SELECT name FROM files WHERE json_extract(state, '$.exp') <= ?"
+            " UNION SELECT name FROM files"
+            " WHERE json_extract(state, '$.gone') IS NOT NULL AND (blob IS NOT NULL OR in_file = 1)")
 
 
 class Index:
@@ -42,7 +53,8 @@ class Index:
         self._local = threading.local()
         self._write = GroupCommit(self._commit).run  # change(db) -> its result, once committed (see _commit)
         os.close(os.open(root / INDEX, os.O_RDWR | os.O_CREAT, 0o600))  # SQLite gives -wal and -shm its mode
-        self._write(lambda db: db.execute(_SCHEMA))
+        for statement in _SCHEMA:
+            self._write(lambda db, statement=statement: db.execute(statement))
         self._close_this_thread()  # a store made before a fork carries no connection into the child
 
     def insert(self, name: str, state: State, blob: bytes | None) -> None:
@@ -92,6 +104,11 @@ class Index:
         query = "SELECT name FROM files WHERE in_file = 1" if files_only else "SELECT name FROM files"
         with self._sql() as db:
             return [name for (name,) in db.execute(query)]
+
+    def expired(self, now: float) -> list[str]:
+        """The rows whose state expired by ``now``, and the used-up ones still holding a blob, through the indexes."""
+        with self._sql() as db:
+            return [name for (name,) in db.execute(_EXPIRED, (now,))]
 
     def ping(self) -> None:
         """Raises StorageUnavailable (or InsufficientStorage) unless a write transaction commits."""

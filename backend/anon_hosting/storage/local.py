@@ -62,6 +62,9 @@ class LocalStorage(Storage):
     def names(self) -> Iterator[str]:
         return iter(self._index.names())
 
+    def expired(self, now: float) -> Iterator[str]:
+        return iter(self._index.expired(now))
+
     def ping(self) -> None:
         try:
             self._files.probe()

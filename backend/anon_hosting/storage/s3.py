@@ -17,6 +17,9 @@ serialises every update of a name across processes and replicas. A PUT whose
 answer was lost is retried by the client, meets its own ETag change and is
 applied again: every lifecycle rule then errs on the safe side (a download
 counted twice, never not at all). Only this module imports boto3.
+
+Expiry: each file also has a marker in the expiry index (``s3_expiry``), written
+first, so a regular sweep lists only the hours that have begun instead of every state.
 """
 
 import json
@@ -31,6 +34,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..errors import InsufficientStorage, NotFound, StorageUnavailable
 from . import NAME_PATTERN, Blob, State, Storage, check_name
+from .s3_expiry import ExpiryMarkers
 
 PART_SIZE = 8 * 1024 * 1024
 MIN_PART_SIZE = 5 * 1024 * 1024  # S3's smallest part, except the last one
@@ -52,11 +56,13 @@ class S3Storage(Storage):
             raise ValueError(f"part_size must be at least {MIN_PART_SIZE} bytes")
         self.bucket, self.prefix, self.part_size = bucket, prefix, part_size
         self.client = client or _client(endpoint_url)
+        self._markers = ExpiryMarkers(self.client, bucket, prefix)
 
     def put(self, name: str, chunks: Iterable[bytes], state: State) -> int:
         blob_key, state_key = self._keys(name)
         upload = {"Key": blob_key, "UploadId": None, "Parts": []}
         try:
+            self._markers.add(name, state["exp"])
             tail, size = self._send_parts(upload, chunks)
             self._create(state_key, _encode(state))
             try:
@@ -117,6 +123,22 @@ class S3Storage(Storage):
                 name = obj["Key"][len(self.prefix):].removesuffix(STATE_SUFFIX)
                 if obj["Key"].endswith(STATE_SUFFIX) and NAME_PATTERN.fullmatch(name):
                     yield name
+
+    def expired(self, now: float) -> Iterator[str]:
+        """Files whose marker's hour has begun: yields those expired by ``now``, then drops their markers."""
+        for name, marker in self._markers.due(now):
+            if not NAME_PATTERN.fullmatch(name):
+                continue
+            try:
+                state = self.read_state(name)
+            except NotFound:  # deleted by its owner, or a put that never finished
+                self._markers.remove(marker)
+                continue
+            if state["exp"] <= now:
+                yield name  # the caller deletes it before asking for the next
+                self._markers.remove(marker)
+            elif not self._markers.is_for(marker, state["exp"]):  # a put that lost its name to another
+                self._markers.remove(marker)
 
     def ping(self) -> None:
         key = f"{self.prefix}.ping-{secrets.token_hex(8)}"

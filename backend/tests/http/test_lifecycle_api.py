@@ -186,7 +186,8 @@ def test_sweep_deletes_expired_and_exhausted_files(client, service, storage_dir)
     upload(client, b"old", "?expires_in=60")
     (storage_dir / ".tmp-dead").write_bytes(b"x")
     os.utime(storage_dir / ".tmp-dead", (0, 0))
-    assert service.sweep(now=time.time() + 61) == 2
+    assert service.sweep(now=time.time() + 61) == 1  # a regular sweep: the expired file only
+    assert service.sweep(now=time.time() + 61, full=True) == 1  # a full one: the dead writer's temp file
     kept = tokens_storage(service, keep["token"])
     assert local_entries(storage_dir) == {kept, kept + ".state"}
     assert retrieve(client, keep["token"]).get_data() == b"keep"

@@ -2,8 +2,8 @@
 
 ``entries(store)``: every blob and state it holds, by name relative to its folder
 or prefix. A local store's rows are listed as S3 would hold them (``<name>.state``,
-and ``<name>`` for a blob kept in its row) beside the files in its folder (its index
-files left out: they are an implementation detail).
+and ``<name>`` for a blob kept in its row) beside the files in its folder. Index
+files and S3 expiry markers are left out: they are implementation details.
 ``unfinished(store)``: local temp files, or S3 multipart uploads not completed.
 ``reopen(store)``: an independent store on the same data, as another process or
 replica has (a new boto3 client; never share one across a fork).
@@ -16,6 +16,7 @@ import sqlite3
 from anon_hosting.errors import NotFound
 from anon_hosting.storage.local import INDEX, TEMP_PREFIX, LocalStorage
 from anon_hosting.storage.s3 import S3Storage
+from anon_hosting.storage.s3_expiry import FOLDER as EXPIRY_FOLDER
 
 STATE = {"v": 1, "exp": 2_000_000_000}
 
@@ -28,7 +29,8 @@ def entries(store) -> list[str]:
     if isinstance(store, LocalStorage):
         return sorted(local_entries(store.root))
     pages = store.client.get_paginator("list_objects_v2").paginate(Bucket=store.bucket, Prefix=store.prefix)
-    return sorted(obj["Key"][len(store.prefix):] for page in pages for obj in page.get("Contents", []))
+    keys = (obj["Key"][len(store.prefix):] for page in pages for obj in page.get("Contents", []))
+    return sorted(key for key in keys if not key.startswith(EXPIRY_FOLDER))
 
 
 def local_sql(root, statement: str, *params) -> list[tuple]:

@@ -194,3 +194,33 @@ def test_the_service_sweeper_deletes_expired_files_and_spent_tombstones(store, t
     assert sorted(store.names()) == sorted([keeper, once, spent])
     assert service.sweep(now=now + 4000) == 2  # once and the tombstone of spent
     assert entries(store) == files(keeper)
+
+
+def test_expired_yields_what_a_sweep_must_look_at_and_nothing_live(store):
+    now = 1_900_000_000
+    live, old, spent, spent_tombstone = name(), name(), name(), name()
+    store.put(live, [b"x"], {"v": 1, "exp": now + 3600})
+    store.put(old, [b"x"], {"v": 1, "exp": now - 10})
+    store.put(spent, [b"x"], {"v": 1, "exp": now + 3600, "gone": "download_limit_reached"})  # blob still there
+    store.put(spent_tombstone, [b"x"], {"v": 1, "exp": now + 3600, "gone": "download_limit_reached"})
+    store.delete_blob(spent_tombstone)
+    found = set()
+    for n in store.expired(now):  # as the sweeper does: each one handled before the next is asked for
+        found.add(n)
+        if n == old:
+            store.delete(n)
+    assert old in found and live not in found and spent_tombstone not in found
+    # The local index also finds a used-up file still holding its blob; S3 leaves that to its full sweeps.
+    assert spent in found or isinstance(store, S3Storage)
+    assert set(store.expired(now)) <= {spent}  # the deleted file is not yielded again
+
+
+def test_a_regular_sweep_leaves_live_files_and_a_full_one_reconciles(store, tmp_path):
+    service = FileService(store, KeyRing(tmp_path / "private", "k" * 40), Limits(10 * PART, 3600, 86400))
+    now = 1_900_000_000
+    live = [service.upload("f.bin", [b"data"], dict, now=now) for _ in range(3)]
+    assert service.sweep(now=now + 60) == 0
+    assert len(list(store.names())) == 3
+    assert service.sweep(now=now + 60, full=True) == 0
+    assert service.sweep(now=now + 3601) == 3
+    assert entries(store) == [] and live

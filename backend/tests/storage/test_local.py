@@ -16,6 +16,7 @@ import time
 import pytest
 
 from anon_hosting.errors import InsufficientStorage, NotFound
+from anon_hosting.storage.index import _EXPIRED
 from anon_hosting.storage.local import INDEX, INLINE_MAX, TEMP_PREFIX, LocalStorage
 
 from .stores import entries, local_rows
@@ -230,3 +231,34 @@ def test_a_store_is_used_only_in_the_process_that_opened_it(store):
     assert child.exitcode == 0
     assert "open another after a fork" in result.get(timeout=5)
     assert len(list(store.names())) == 2  # the parent's connection is unharmed, and sees the child's write
+
+
+def _steps(store, call) -> int:
+    """SQLite virtual-machine steps that ``call`` makes on this thread's connection: its reads, counted."""
+    count = [0]
+
+    def tick() -> int:
+        count[0] += 1
+        return 0
+
+    db = store._index._db()
+    db.set_progress_handler(tick, 1)
+    try:
+        call()
+    finally:
+        db.set_progress_handler(None, 1)
+    return count[0]
+
+
+def test_the_expired_query_reads_the_indexes_not_every_row(tmp_path):
+    now, stores = 1_900_000_000, {}
+    for count in (20, 2000):
+        store = stores[count] = LocalStorage(tmp_path / str(count))
+        for _ in range(count):
+            store.put(name(), [b"x"], {"v": 1, "exp": now + 3600, "gone": None})
+    expired = {count: _steps(store, lambda store=store: list(store.expired(now))) for count, store in stores.items()}
+    scans = {count: _steps(store, lambda store=store: list(store.names())) for count, store in stores.items()}
+    assert scans[2000] - scans[20] > 1980  # reading every row grows with the rows
+    assert expired[2000] - expired[20] < 50, expired  # the sweep's query does not
+    plan = " ".join(row[3] for row in store._index._db().execute("EXPLAIN QUERY PLAN " + _EXPIRED, (now,)))
+    assert "USING INDEX files_by_expiry" in plan and "USING INDEX files_used_up" in plan, plan

@@ -7,6 +7,7 @@ here talks HTTP to the session's S3-compatible server (tests/s3server.py).
 import json
 import secrets
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -14,6 +15,8 @@ from botocore.exceptions import ClientError
 
 from anon_hosting import create_app
 from anon_hosting.errors import InsufficientStorage, NotFound, StorageUnavailable
+from anon_hosting.keys import KeyRing
+from anon_hosting.service import FileService, Limits
 from anon_hosting.storage import s3
 from anon_hosting.storage.s3 import MIN_PART_SIZE, TEMP_MAX_IDLE, S3Storage
 
@@ -162,3 +165,98 @@ def _uploads(store) -> list[dict]:
 def _part_sizes(store, upload) -> list[int]:
     parts = store.client.list_parts(Bucket=store.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
     return [p["Size"] for p in parts.get("Parts", [])]
+
+
+# -- S3 requests per operation: counted through boto3's event system -------------------------
+
+class Requests:
+    """The S3 API calls a client makes, by operation, counted while the ``with`` block runs."""
+
+    def __init__(self, client):
+        self.client, self.calls = client, Counter()
+
+    def _count(self, model, **_):
+        self.calls[model.name] += 1
+
+    def __enter__(self):
+        self.client.meta.events.register("before-call.s3", self._count)
+        return self
+
+    def __exit__(self, *_):
+        self.client.meta.events.unregister("before-call.s3", self._count)
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+
+def _service(store, tmp_path):
+    return FileService(store, KeyRing(tmp_path / "private", "k" * 40), Limits(4 * PART, 3600, 86400 * 30))
+
+
+def test_a_regular_sweep_costs_what_expired_not_what_is_stored(store, tmp_path):
+    service, now = _service(store, tmp_path), time.time()
+    for _ in range(40):
+        service.upload("live.bin", [b"x"], lambda: {"expires_in": "86400"}, now=now)
+    with Requests(store.client) as none_expired:
+        assert service.sweep(now=now) == 0
+    assert none_expired.total <= 2, none_expired.calls  # the hours' listing, whatever is stored
+    for _ in range(10):
+        service.upload("old.bin", [b"x"], lambda: {"expires_in": "60"}, now=now - 7200)
+    with Requests(store.client) as ten_expired:
+        assert service.sweep(now=now) == 10
+    assert ten_expired.total <= 3 + 6 * 10, ten_expired.calls  # per expired file: state twice, 3 deletes
+    assert len(list(store.names())) == 40
+    with Requests(store.client) as again:
+        assert service.sweep(now=now) == 0
+    assert again.total <= 2, again.calls  # the expired hour's markers went with their files
+
+
+def test_a_file_whose_marker_was_lost_is_removed_by_the_full_sweep(store, tmp_path):
+    service, now = _service(store, tmp_path), time.time()
+    service.upload("old.bin", [b"x"], lambda: {"expires_in": "60"}, now=now - 7200)
+    markers = store.client.list_objects_v2(Bucket=store.bucket, Prefix=store.prefix + "expiry/")["Contents"]
+    assert len(markers) == 1
+    store.client.delete_object(Bucket=store.bucket, Key=markers[0]["Key"])
+    assert service.sweep(now=now) == 0  # the regular sweep cannot see it
+    assert service.sweep(now=now, full=True) == 1
+    assert entries(store) == []
+
+
+def test_a_deleted_files_marker_is_dropped_when_its_hour_comes(store, tmp_path):
+    service, now = _service(store, tmp_path), time.time()
+    answer = service.upload("gone.bin", [b"x"], lambda: {"expires_in": "3600"}, now=now - 7200)
+    service.delete(answer.owner_token)
+    assert service.sweep(now=now) == 0
+    assert store.client.list_objects_v2(Bucket=store.bucket, Prefix=store.prefix + "expiry/")["KeyCount"] == 0
+
+
+# The S3 requests of each operation, as published in docs/scaling.md; a count that grows fails here.
+REQUESTS = {"small upload": 3, "large upload (3 parts)": 7, "info": 2, "download": 2,
+            "download with a limit": 8, "delete": 3}
+
+
+def test_the_requests_of_each_operation_do_not_grow(store, tmp_path):
+    service, counts = _service(store, tmp_path), {}
+
+    def count(label, call):
+        with Requests(store.client) as requests_:
+            result = call()
+        counts[label] = requests_.total
+        return result
+
+    def download(token):
+        result = service.retrieve(token)
+        for _ in result.chunks:
+            pass
+        result.close()
+
+    small = count("small upload", lambda: service.upload("s.bin", [b"x" * 100], dict))
+    count("large upload (3 parts)", lambda: service.upload("l.bin", [b"y" * (2 * PART + 10)], dict))
+    count("info", lambda: service.info(small.token))
+    count("download", lambda: download(small.token))
+    once = service.upload("o.bin", [b"z" * 100], lambda: {"max_downloads": "1"})
+    count("download with a limit", lambda: download(once.token))
+    count("delete", lambda: service.delete(small.owner_token))
+    assert counts.keys() == REQUESTS.keys()
+    assert all(counts[k] <= REQUESTS[k] for k in REQUESTS), counts
