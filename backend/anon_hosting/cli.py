@@ -1,13 +1,16 @@
-"""Operator commands: ``flask --app anon_hosting keys list|rotate|retire KID`` and ``sweep``.
+"""Operator commands: ``flask --app anon_hosting keys list|rotate|retire KID``, ``sweep``, ``backup``, ``restore``.
 
 Contract: commands act on the key set of the configured PRIVATE_FOLDER through
 ``KeyRing``; running servers pick the change up on their next request.
 """
 
+from pathlib import Path
+
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
+from . import backup
 from .errors import ConfigError
 
 keys_group = AppGroup("keys", help="Manage the token key set in PRIVATE_FOLDER.")
@@ -45,6 +48,33 @@ def sweep():
     click.echo(f"Removed {current_app.extensions['anon_hosting'].sweep(full=True)} item(s).")
 
 
+@click.command("backup", help="Back up local storage and the sealed key set into DIR, while the server runs.")
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@with_appcontext
+def backup_command(dest: Path):
+    service = current_app.extensions["anon_hosting"]
+    try:
+        manifest = backup.backup(service.storage, current_app.config["SITE"].private_dir, dest)
+    except (ConfigError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Backed up {manifest['files']} file(s) and the key set into {dest}. "
+               "It holds no SECRET_KEY: keep that apart.")
+
+
+@click.command("restore", help="Restore a backup from DIR into empty storage; stop the servers first.")
+@click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@with_appcontext
+def restore_command(src: Path):
+    service = current_app.extensions["anon_hosting"]
+    try:
+        manifest = backup.restore(service.storage, current_app.config["SITE"].private_dir, src)
+    except (ConfigError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Restored {manifest['files']} file(s) and the key set from {src}.")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(keys_group)
     app.cli.add_command(sweep)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
