@@ -57,6 +57,7 @@ class InsufficientStorage(AppError):
 class StorageUnavailable(AppError):
     status, code = 503, "storage_unavailable"
     message = "The file storage is not available right now."
+    headers = {"Retry-After": "30"}  # seconds: an outage is worth a retry, not a reload loop
 
 
 class CorruptFile(AppError):

@@ -7,6 +7,7 @@ standalone server instead; moto checks If-Match / If-None-Match on PutObject but
 not atomically (two racing writers with the same ETag can both win), so
 ``atomic`` is False there and the tests that need atomic conditional writes skip.
 
+``stop()`` and ``restart()`` make an outage on the same ports and data.
 ``new_bucket()`` makes a fresh bucket, ``client()`` a boto3 client for it, and
 ``env(bucket)`` the variables that point an app at it (and nowhere else: no
 developer's ~/.aws is read). ``s3_server`` is the session fixture; the top-level
@@ -55,14 +56,24 @@ class S3Server:
         self.endpoint = ""
 
     def __enter__(self) -> "S3Server":
-        ports = _free_ports(len(WEED_PORTS))
-        self.endpoint = f"http://{HOST}:{ports[WEED_PORTS.index('s3.port')]}"
+        self.ports = _free_ports(len(WEED_PORTS))
+        self.endpoint = f"http://{HOST}:{self.ports[WEED_PORTS.index('s3.port')]}"
+        self._launch()
+        return self
+
+    def _launch(self) -> None:
         env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(self._command(ports), cwd=self.folder, env=env, stdout=log,
+            self.process = subprocess.Popen(self._command(self.ports), cwd=self.folder, env=env, stdout=log,
                                             stderr=subprocess.STDOUT, start_new_session=True)
         self._wait_ready()
-        return self
+
+    def restart(self) -> None:
+        """Start again after ``stop()``, on the same ports and data: an outage that ends."""
+        self._launch()
+
+    def stop(self) -> None:
+        self.__exit__()
 
     def __exit__(self, *exc) -> None:
         if self.process is None or self.process.poll() is not None:

@@ -15,7 +15,7 @@ import re
 from flask import Flask, Response, has_request_context, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from ..errors import AppError, BadRequest, InternalError, TooLarge
+from ..errors import AppError, BadRequest, InternalError, StorageUnavailable, TooLarge
 from .headers import API_HEADERS
 
 _WERKZEUG = {400: BadRequest, 413: TooLarge}
@@ -53,6 +53,12 @@ def error_response(error: AppError):
 
 def register(app: Flask) -> None:
     app.register_error_handler(AppError, error_response)
+
+    @app.errorhandler(StorageUnavailable)
+    def _outage(exc: StorageUnavailable):
+        # One line, no traceback: the cause's text can name an object key or an endpoint.
+        app.logger.warning("storage unavailable (%s)", type(exc.__cause__ or exc).__name__)
+        return error_response(exc)
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):

@@ -5,15 +5,12 @@ changes it returns only once its commit is fsynced. One row per file::
 
     files(name TEXT PRIMARY KEY, state TEXT NOT NULL, blob BLOB, in_file INTEGER NOT NULL)
 
-``blob`` holds a small blob's bytes; ``in_file`` = 1 says the blob is a file beside
-the index (``blobfiles``); a tombstone has neither. Two SQL indexes answer the sweep
-without reading every row: the states by their expiry (``exp``), and the used-up
-files (``gone``) that still hold a blob. Every change is one write
-transaction, serialised across every thread and process on this host; the changes
-that a process's threads ask for while one commits share the next transaction
-(``group_commit``), each still returning only once its own is committed. An ``Index``
-is used in the process that opened it: each thread gets its own connection, and a
-forked child opens a new ``Index``.
+``blob`` holds a small blob's bytes; ``in_file`` = 1 says the blob is a file beside the
+index (``blobfiles``); a tombstone has neither. Two SQL indexes answer the sweep: states
+by expiry, and used-up files still holding a blob. Every change is one write transaction,
+serialised across threads and processes; the changes a process's threads ask for while
+one commits share the next one (``group_commit``), each returning once its own is
+committed. An ``Index`` serves the process that opened it, one connection per thread.
 """
 
 import errno
@@ -40,8 +37,7 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS files_used_up ON files (name)"
     " WHERE json_extract(state, '$.gone') IS NOT NULL AND (blob IS NOT NULL OR in_file = 1)",
 )
-# Each half repeats its index's expression exactly, so that SQLite answers it from that index.
-_EXPIRED = ("SELECT name FROM files WHERE json_extract(state, '$.exp') <= ?"
+_EXPIRED = ("SELECT name FROM files WHERE json_extract(state, '$.exp') <= ?"  # each half as its index says
             " UNION SELECT name FROM files"
             " WHERE json_extract(state, '$.gone') IS NOT NULL AND (blob IS NOT NULL OR in_file = 1)")
 
@@ -113,8 +109,6 @@ class Index:
     def ping(self) -> None:
         """Raises StorageUnavailable (or InsufficientStorage) unless a write transaction commits."""
         self._write(lambda db: None)
-
-    # -- connections and transactions ------------------------------------------
 
     def _read(self, query: str, name: str) -> tuple | None:
         with self._sql() as db:

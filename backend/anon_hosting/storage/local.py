@@ -29,6 +29,15 @@ class LocalStorage(Storage):
 
     def put(self, name: str, chunks: Iterable[bytes], state: State) -> int:
         check_name(name)
+        source = _Chunks(chunks)
+        try:
+            return self._put(name, source, state)
+        except OSError as exc:
+            if source.raised or isinstance(exc, FileExistsError):  # the caller's error, or the contract's answer
+                raise
+            raise StorageUnavailable() from exc  # the folder cannot be written: not this request's fault
+
+    def _put(self, name: str, chunks: Iterable[bytes], state: State) -> int:
         head, rest = _head(chunks)
         if rest is None:
             self._index.insert(name, state, head)
@@ -45,7 +54,10 @@ class LocalStorage(Storage):
         inline, _ = self._index.blob(check_name(name))
         if inline is not None:
             return Blob(io.BytesIO(inline), len(inline))
-        return self._files.open(name)
+        try:
+            return self._files.open(name)
+        except PermissionError as exc:
+            raise StorageUnavailable() from exc
 
     def read_state(self, name: str) -> State:
         return self._index.state(check_name(name))
@@ -84,6 +96,25 @@ class LocalStorage(Storage):
         if in_file:
             self._files.remove(name)
         return not blob_only or inline or in_file
+
+
+class _Chunks:
+    """The caller's chunks, remembering whether they raised: a cut upload is not a storage outage."""
+
+    def __init__(self, chunks: Iterable[bytes]):
+        self._chunks, self.raised = iter(chunks), False
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        try:
+            return next(self._chunks)
+        except StopIteration:
+            raise
+        except BaseException:
+            self.raised = True
+            raise
 
 
 def _head(chunks: Iterable[bytes]) -> tuple[bytes, Iterator[bytes] | None]:

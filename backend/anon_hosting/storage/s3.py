@@ -16,7 +16,7 @@ while S3 settles two racing writes). S3 checks the condition atomically, which
 serialises every update of a name across processes and replicas. A PUT whose
 answer was lost is retried by the client, meets its own ETag change and is
 applied again: every lifecycle rule then errs on the safe side (a download
-counted twice, never not at all). Only this module imports boto3.
+counted twice, never not at all). Only ``s3_client`` imports boto3.
 
 Expiry: each file also has a marker in the expiry index (``s3_expiry``), written
 first, so a regular sweep lists only the hours that have begun instead of every state.
@@ -28,12 +28,10 @@ import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..errors import InsufficientStorage, NotFound, StorageUnavailable
-from . import NAME_PATTERN, Blob, State, Storage, check_name
+from . import NAME_PATTERN, Blob, State, Storage, check_name, s3_client
 from .s3_expiry import ExpiryMarkers
 
 PART_SIZE = 8 * 1024 * 1024
@@ -55,7 +53,7 @@ class S3Storage(Storage):
         if part_size < MIN_PART_SIZE:
             raise ValueError(f"part_size must be at least {MIN_PART_SIZE} bytes")
         self.bucket, self.prefix, self.part_size = bucket, prefix, part_size
-        self.client = client or _client(endpoint_url)
+        self.client = s3_client.Guarded(client or s3_client.make(endpoint_url))
         self._markers = ExpiryMarkers(self.client, bucket, prefix)
 
     def put(self, name: str, chunks: Iterable[bytes], state: State) -> int:
@@ -261,24 +259,19 @@ class _Body:
         self._body = body
 
     def read(self, n: int) -> bytes:
-        data = self._body.read(n)
-        while 0 < len(data) < n:
-            more = self._body.read(n - len(data))
-            if not more:
-                break
-            data += more
+        try:
+            data = self._body.read(n)
+            while 0 < len(data) < n:
+                more = self._body.read(n - len(data))
+                if not more:
+                    break
+                data += more
+        except (*s3_client.UNREACHABLE, OSError) as exc:  # the store went away mid-download
+            raise StorageUnavailable() from exc
         return data
 
     def close(self) -> None:
         self._body.close()
-
-
-def _client(endpoint_url: str | None):
-    """Credentials and region come from boto3's usual sources (AWS_* variables, instance roles)."""
-    config = Config(s3={"addressing_style": "path"} if endpoint_url else {},
-                    retries={"mode": "standard", "max_attempts": 3},
-                    connect_timeout=5, read_timeout=60, max_pool_connections=32)
-    return boto3.client("s3", endpoint_url=endpoint_url or None, config=config)
 
 
 def _encode(state: State) -> bytes:
