@@ -25,8 +25,8 @@ UV_VERSION := 0.13.9
 UV_COMPILE = $(STAMPS)/uv/bin/uv pip compile --quiet --generate-hashes --universal \
 	--python-version 3.11 --upgrade --custom-compile-command "make lock"
 
-# How `make run` serves the site: nginx on HOST:PORT in front of gunicorn (on a free
-# port near 8000), or the app alone with the page when nginx is not installed.
+# How `make run` serves the site: nginx on HOST:PORT in front of gunicorn on 127.0.0.1:API_PORT
+# (stack.py's default 8000), or the app alone with the page when nginx is not installed.
 SERVE = HOST=$(HOST) PORT=$(PORT) exec $(VPY) scripts/stack.py run
 
 # npm steps only once the frontend has a lock file.
@@ -37,7 +37,7 @@ NPM_STAMP := $(if $(wildcard frontend/package-lock.json),$(STAMPS)/npm)
 help:
 	@echo "make setup        .venv, Python deps (hash-checked), .env, frontend npm deps"
 	@echo "make system-deps  Debian packages nginx and chromium (as root)"
-	@echo "make run          serve on HOST=$(HOST) PORT=$(PORT)"
+	@echo "make run          make setup, then serve on HOST=$(HOST) PORT=$(PORT), gunicorn behind nginx on API_PORT=8000"
 	@echo "make test         lint, backend tests, then end-to-end tests (no network needed)"
 	@echo "make lint         ruff (with its security rules) and bandit on the backend"
 	@echo "make audit        known-vulnerability audit of the locked dependencies (asks PyPI)"
