@@ -120,6 +120,12 @@ MIME_FALLBACK = """types {
     }"""
 
 
+def nginx_binary() -> str | None:
+    """nginx on PATH, or Debian's /usr/sbin/nginx (a normal user's PATH has no /usr/sbin)."""
+    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
+    return str(found) if found else None
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A port that was free a moment ago (the OS picks it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -298,7 +304,7 @@ class Stack:
         gunicorn: str | os.PathLike | None = None,
     ) -> None:
         self.host = host
-        self.use_nginx = shutil.which("nginx") is not None if use_nginx is None else use_nginx
+        self.use_nginx = nginx_binary() is not None if use_nginx is None else use_nginx
         self.web_port = web_port or free_port()
         self.api_port = self.web_port if not self.use_nginx else api_port
         while not self.api_port or self.api_port == self.web_port and self.use_nginx:
@@ -439,7 +445,7 @@ class Stack:
 
     def _start_nginx(self) -> None:
         conf = self.write_nginx_conf()
-        cmd = ["nginx", "-p", f"{self.nginx_prefix}/", "-e", str(self.nginx_error_log),
+        cmd = [nginx_binary() or "nginx", "-p", f"{self.nginx_prefix}/", "-e", str(self.nginx_error_log),
                "-c", str(conf), "-g", "daemon off;"]
         log = open(self.nginx_log, "ab")
         self._log_files.append(log)
@@ -526,7 +532,8 @@ def _taken_ports_line(stack: Stack) -> str | None:
         new = _free_port_after(local, port, avoid)
         avoid.add(new)
         fixes.append(f"{name}={new}")
-    return f"make run: {'; '.join(parts)}. Pick a free port: {' '.join(fixes)} make run"
+    pick = "Pick a free port" if len(fixes) == 1 else "Pick free ports"
+    return f"make run: {'; '.join(parts)}. {pick}: {' '.join(fixes)} make run"
 
 
 def _run(args: argparse.Namespace) -> int:
