@@ -38,14 +38,14 @@ NPM_STAMP := $(STAMPS)/npm
 help:
 	@echo "make setup        .venv with the Python deps (hash-checked) and .env with a random SECRET_KEY"
 	@echo "make system-deps  Debian packages nginx, chromium, curl, jq and npm, when missing (as root)"
-	@echo "make run          make setup, then serve on HOST=$(HOST) PORT=$(PORT), gunicorn behind nginx on API_PORT=8000"
+	@echo "make run          make setup, the data folders, then serve on HOST=$(HOST) PORT=$(PORT) (gunicorn behind nginx on API_PORT=8000)"
 	@echo "make test         make setup system-deps, npm ci in frontend/, then lint, backend and end-to-end tests (loopback only)"
-	@echo "make lint         ruff (with its security rules) and bandit on the backend"
+	@echo "make lint         ruff (with its security rules) on backend/, bench/, scripts/ and e2e/; bandit on the package"
 	@echo "make audit        known-vulnerability audit of the locked dependencies (asks PyPI)"
 	@echo "make lock         move backend/requirements*.lock to the current releases, with hashes"
 	@echo "make bench        throughput, memory and small files vs the machine's limits (BENCH_ARGS=--large adds 1 GiB)"
 	@echo "make bench-instructions  instructions per small-file round trip, ours vs bare Flask (needs valgrind)"
-	@echo "make clean        remove .venv and stamps (keeps .env and data/)"
+	@echo "make clean        remove .venv and .stamps (keeps .env, data/ and frontend/node_modules/)"
 
 # ensure_env.py is silent and quick when .env is already fine.
 setup: $(STAMPS)/venv
