@@ -25,29 +25,30 @@ UV_VERSION := 0.13.9
 UV_COMPILE = $(STAMPS)/uv/bin/uv pip compile --quiet --generate-hashes --universal \
 	--python-version 3.11 --upgrade --custom-compile-command "make lock"
 
-# How `make run` serves the site: nginx on HOST:PORT in front of gunicorn (on a free
-# port near 8000), or the app alone with the page when nginx is not installed.
+# How `make run` serves the site: nginx on HOST:PORT in front of gunicorn on 127.0.0.1:API_PORT
+# (stack.py's default 8000), or the app alone with the page when nginx is not installed.
 SERVE = HOST=$(HOST) PORT=$(PORT) exec $(VPY) scripts/stack.py run
 
-# npm steps only once the frontend has a lock file.
-NPM_STAMP := $(if $(wildcard frontend/package-lock.json),$(STAMPS)/npm)
+# The page's QR library is committed in frontend/vendor/ (with SHA256SUMS), so `make run` needs no
+# Node.js; `make test` installs the locked npm package to check that it is the same file.
+NPM_STAMP := $(STAMPS)/npm
 
 .PHONY: help setup system-deps run test lint audit lock bench bench-instructions clean
 
 help:
-	@echo "make setup        .venv, Python deps (hash-checked), .env, frontend npm deps"
-	@echo "make system-deps  Debian packages nginx and chromium (as root)"
-	@echo "make run          serve on HOST=$(HOST) PORT=$(PORT)"
-	@echo "make test         lint, backend tests, then end-to-end tests (no network needed)"
-	@echo "make lint         ruff (with its security rules) and bandit on the backend"
+	@echo "make setup        .venv with the Python deps (hash-checked) and .env with a random SECRET_KEY"
+	@echo "make system-deps  Debian packages nginx, chromium, curl, jq and npm, when missing (as root)"
+	@echo "make run          make setup, the data folders, then serve on HOST=$(HOST) PORT=$(PORT) (gunicorn behind nginx on API_PORT=8000)"
+	@echo "make test         make setup system-deps, npm ci in frontend/, then lint, backend and end-to-end tests (loopback only)"
+	@echo "make lint         ruff (with its security rules) on backend/, bench/, scripts/ and e2e/; bandit on the package"
 	@echo "make audit        known-vulnerability audit of the locked dependencies (asks PyPI)"
 	@echo "make lock         move backend/requirements*.lock to the current releases, with hashes"
 	@echo "make bench        throughput, memory and small files vs the machine's limits (BENCH_ARGS=--large adds 1 GiB)"
 	@echo "make bench-instructions  instructions per small-file round trip, ours vs bare Flask (needs valgrind)"
-	@echo "make clean        remove .venv and stamps (keeps .env and data/)"
+	@echo "make clean        remove .venv and .stamps (keeps .env, data/ and frontend/node_modules/)"
 
 # ensure_env.py is silent and quick when .env is already fine.
-setup: $(STAMPS)/venv $(NPM_STAMP)
+setup: $(STAMPS)/venv
 	@$(PYTHON) scripts/ensure_env.py
 
 $(VENV)/pyvenv.cfg:
@@ -62,10 +63,9 @@ $(STAMPS)/venv: $(DEV_LOCK) backend/pyproject.toml $(VENV)/pyvenv.cfg
 	$(VPY) -m pip install --quiet --no-deps -e backend
 	@mkdir -p $(STAMPS) && touch $@
 
-$(STAMPS)/npm: frontend/package-lock.json frontend/package.json
+# npm checks each package against the lock's integrity hash.
+$(NPM_STAMP): frontend/package-lock.json frontend/package.json
 	cd frontend && npm ci --no-audit --no-fund
-	@if (cd frontend && node -e 'process.exit(require("./package.json").scripts?.vendor ? 0 : 1)'); then \
-		cd frontend && npm run vendor; fi
 	@mkdir -p $(STAMPS) && touch $@
 
 # Debian packages, checked by the binaries they install.
@@ -78,7 +78,8 @@ system-deps:
 	[ -x $(CHROMIUM_BIN) ] || missing="$$missing chromium"; \
 	command -v curl >/dev/null || missing="$$missing curl"; \
 	command -v jq >/dev/null || missing="$$missing jq"; \
-	if [ -z "$$missing" ]; then echo "system-deps: nginx, chromium, curl and jq present"; exit 0; fi; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
+	if [ -z "$$missing" ]; then echo "system-deps: nginx, chromium, curl, jq and npm present"; exit 0; fi; \
 	if [ "$$(id -u)" != 0 ]; then \
 		echo "error: missing Debian packages:$$missing. Run as root: apt-get install$$missing" >&2; exit 1; fi; \
 	export DEBIAN_FRONTEND=noninteractive; \
@@ -90,7 +91,7 @@ run: setup
 
 # Every step always runs; the target fails if any does. The steps read only the repository and
 # loopback, so the verdict depends on the commit alone (the README shows the offline check).
-test: setup system-deps
+test: setup system-deps $(NPM_STAMP)
 	@rc=0; \
 	$(MAKE) --no-print-directory lint || rc=1; \
 	$(VENV)/bin/pytest backend/tests || rc=1; \

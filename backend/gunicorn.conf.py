@@ -106,11 +106,13 @@ logger_class = AccessLogger
 
 
 def on_starting(server):
-    """Fail fast with one clear line instead of a worker traceback."""
+    """Fail fast with one clear line instead of a worker traceback (the key set is only opened, never created)."""
     from anon_hosting.config import load
     from anon_hosting.errors import ConfigError
+    from anon_hosting.keys import check
     try:
-        load()
+        site = load()
+        check(site.private_dir, site.secret_key)
     except ConfigError as exc:
         print(f"anon-hosting: configuration error: {exc}", file=sys.stderr)
         sys.exit(1)

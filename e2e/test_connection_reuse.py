@@ -76,7 +76,7 @@ def test_the_next_request_on_the_connection_is_answered(base_url, case):
 
         sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n")
         got, content, _ = answer(sock)  # before the fix: RemoteDisconnected, the connection closed unanswered
-        assert (got, json.loads(content)) == (200, {"status": "ok"})
+        assert (got, json.loads(content)["status"]) == (200, "ok")
 
 
 def test_a_large_refused_upload_is_answered_before_its_body_is_sent(base_url):

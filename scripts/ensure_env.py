@@ -5,8 +5,11 @@
 
 An existing .env is never overwritten. The one change made to it: a SECRET_KEY
 that is empty or still the example value is replaced by a random one, because the
-backend refuses to start with it. The folders are read from the process
-environment first, then .env, as the backend does (python-dotenv, no override).
+backend refuses to start with it; but never while a key set exists in
+PRIVATE_FOLDER, which only the SECRET_KEY that sealed it opens (it then exits 1 and
+says what to do). The folders are read from the process environment first, then
+.env, as the backend does (python-dotenv, no override); relative ones are taken
+from the repository root, where `make run` starts the server.
 """
 import os
 import re
@@ -38,20 +41,21 @@ def _write_private(path, text):
 
 
 def ensure_env(env_path, example_path):
-    if env_path.exists():
-        text = env_path.read_text()
-        updated = _with_fresh_secret(text)
-        if updated is not None:
-            _write_private(env_path, updated)
-            print(f"{env_path.name}: replaced the example SECRET_KEY with a random one")
+    existed = env_path.exists()
+    updated = _with_fresh_secret(env_path.read_text() if existed else example_path.read_text())
+    if updated is None:
         return
-    orphan = Path(os.environ.get("PRIVATE_FOLDER") or ROOT / "data" / "private") / "keyset.jwe"
-    if orphan.exists():
-        sys.exit(f"{env_path.name} is missing, but {orphan} exists: it was sealed with the SECRET_KEY of the old "
-                 f"{env_path.name}, and a new key could not open it. Restore that {env_path.name}, or move "
-                 f"{orphan.parent.parent} away to start afresh (its files cannot be opened without the old key).")
-    _write_private(env_path, _with_fresh_secret(example_path.read_text()) or example_path.read_text())
-    print(f"{env_path.name}: created from {example_path.name} with a random SECRET_KEY")
+    keyset = _folder(env_path, "PRIVATE_FOLDER", "./data/private") / "keyset.jwe"
+    if keyset.exists():
+        why = "has no SECRET_KEY of its own (empty or the example value)" if existed else "is missing"
+        sys.exit(f"{env_path.name} {why}, but {keyset} exists: only the SECRET_KEY that sealed it opens it, so "
+                 f"{env_path.name} was left as it is. Put the old SECRET_KEY back in {env_path.name} (from a "
+                 f"backup), or move {keyset.parent} away to start afresh, which makes every existing token useless.")
+    _write_private(env_path, updated)
+    if existed:
+        print(f"{env_path.name}: replaced the example SECRET_KEY with a random one")
+    else:
+        print(f"{env_path.name}: created from {example_path.name} with a random SECRET_KEY")
 
 
 def _dotenv_values(path):
@@ -66,14 +70,15 @@ def _dotenv_values(path):
     return values
 
 
-def make_dirs(env_path):
+def _folder(env_path, key, default):
+    """A folder setting as the server started from the repository root sees it."""
     values = {**_dotenv_values(env_path), **os.environ}
-    for key, default, mode in (
-        ("ENCRYPTED_FILE_STORAGE", "./data/files", 0o700),
-        ("PRIVATE_FOLDER", "./data/private", 0o700),
-    ):
-        folder = Path(values.get(key) or default)
-        folder.mkdir(mode=mode, parents=True, exist_ok=True)
+    return ROOT / (values.get(key) or default)
+
+
+def make_dirs(env_path):
+    for key, default in (("ENCRYPTED_FILE_STORAGE", "./data/files"), ("PRIVATE_FOLDER", "./data/private")):
+        _folder(env_path, key, default).mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
 def main(argv):

@@ -5,7 +5,14 @@ Contract:
   127.0.0.1:8080) with gunicorn on 127.0.0.1:API_PORT (default 8000), the
   backend reading its settings (storage folders included) from .env as
   usual, until Ctrl-C. Without nginx, gunicorn alone serves on HOST:PORT
-  with FRONTEND_DIR set, so the backend serves the page itself.
+  with FRONTEND_DIR set, so the backend serves the page itself. Before
+  starting anything it checks that those ports are free, and exits with one
+  line naming a taken port and what to set instead. When a process dies, at
+  start or later, it prints that process's last log lines and the cause, and
+  keeps the log folder.
+- A stack counts as started only once its own processes answer: gunicorn
+  gets a random INSTANCE_ID, and /api/health must echo it, directly and
+  through nginx.
 - ``Stack`` is the same thing as a class, for e2e fixtures and benchmarks:
   free loopback ports by default, optional storage/private folders and extra
   environment, log file paths, and ``start()``/``stop()`` (or ``with``).
@@ -28,8 +35,11 @@ Standard library only.
 from __future__ import annotations
 
 import argparse
+import errno
 import functools
+import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -110,6 +120,12 @@ MIME_FALLBACK = """types {
     }"""
 
 
+def nginx_binary() -> str | None:
+    """nginx on PATH, or Debian's /usr/sbin/nginx (a normal user's PATH has no /usr/sbin)."""
+    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
+    return str(found) if found else None
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A port that was free a moment ago (the OS picks it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -161,19 +177,76 @@ def _readable_by_others(path: Path) -> bool:
     return bool(path.stat().st_mode & stat.S_IROTH)
 
 
-def _wait_http(url: str, deadline: float, proc: subprocess.Popen, log: Path) -> None:
+class ProcessFailed(RuntimeError):
+    """A server process died or never answered; ``cause`` is the one line that says why."""
+
+    def __init__(self, report: str, cause: str):
+        super().__init__(f"{report}\n{cause}")
+        self.report, self.cause = report, cause
+
+
+def health(url: str, timeout: float = 2) -> dict | None:
+    """The JSON of a 200 answer from ``url`` (an /api/health), or None."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            body = json.loads(response.read(4096))
+            return body if response.status == 200 and isinstance(body, dict) else None
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError, ValueError):
+        return None
+
+
+def _wait_http(url: str, deadline: float, proc: subprocess.Popen, log: Path, instance_id: str) -> None:
+    """Return once ``url`` answers with our instance_id; a stranger answering the port does not count."""
+    stranger = False
     while True:
         if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args[0]} exited ({proc.returncode}); see {log}:\n{_tail(log)}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-            pass
+            raise _failure(proc, log, "before it answered")
+        answer = health(url)
+        if answer is not None and answer.get("instance") == instance_id:
+            return
+        stranger = stranger or answer is not None
         if time.monotonic() > deadline:
-            raise RuntimeError(f"{url} did not answer in time; see {log}:\n{_tail(log)}")
+            why = "another server answered there instead" if stranger else "nothing answered"
+            raise ProcessFailed(f"{url} did not answer in time ({why}); last lines of {log}:\n{_tail(log)}",
+                                f"{url} did not answer in time: {why}.")
         time.sleep(0.1)
+
+
+def _failure(proc: subprocess.Popen, log: Path, when: str = "") -> ProcessFailed:
+    name, code = Path(str(proc.args[0])).name, proc.returncode
+    ended = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with status {code}"
+    text = _tail(log)
+    report = f"{name} {ended}{' ' + when if when else ''}; last lines of {log}:\n{text}"
+    return ProcessFailed(report, _cause(text) or f"{name} {ended}.")
+
+
+def _cause(log_text: str) -> str | None:
+    """The line of a log that says why a server stopped: a refused setting, else the last error."""
+    lines = [line.strip() for line in log_text.splitlines() if line.strip()]
+    for marks in (("configuration error:",), ("[emerg]", "[crit]", "[alert]", "[ERROR]", "Error:", "error:")):
+        found = [line for line in lines if any(mark in line for mark in marks)]
+        if found:
+            return found[-1]
+    return None
+
+
+def port_taken(host: str, port: int) -> str | None:
+    """Why ``port`` cannot be bound on ``host`` as a server binds it (SO_REUSEADDR), or None when it is free."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            return "in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
+    return None
+
+
+def _free_port_after(host: str, port: int, avoid: set[int]) -> int:
+    for candidate in range(port + 1, min(port + 200, 65536)):
+        if candidate not in avoid and port_taken(host, candidate) is None:
+            return candidate
+    return free_port(host)
 
 
 @functools.cache
@@ -185,7 +258,7 @@ def _gunicorn_has_control_socket(gunicorn: Path) -> bool:
     return "--no-control-socket" in out
 
 
-def _tail(path: Path, lines: int = 30) -> str:
+def _tail(path: Path, lines: int = 20) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
@@ -231,11 +304,12 @@ class Stack:
         gunicorn: str | os.PathLike | None = None,
     ) -> None:
         self.host = host
-        self.use_nginx = shutil.which("nginx") is not None if use_nginx is None else use_nginx
+        self.use_nginx = nginx_binary() is not None if use_nginx is None else use_nginx
         self.web_port = web_port or free_port()
         self.api_port = self.web_port if not self.use_nginx else api_port
         while not self.api_port or self.api_port == self.web_port and self.use_nginx:
             self.api_port = free_port()
+        self.instance_id = secrets.token_hex(8)
         self.storage_dir = Path(storage_dir) if storage_dir else None
         self.private_dir = Path(private_dir) if private_dir else None
         self.extra_env = dict(env or {})
@@ -283,6 +357,7 @@ class Stack:
             env["PRIVATE_FOLDER"] = str(self.private_dir)
         if not self.use_nginx:
             env["FRONTEND_DIR"] = str(FRONTEND)
+        env["INSTANCE_ID"] = self.instance_id
         # One proxy (nginx, which overwrites X-Forwarded-For) or none at all.
         env["TRUSTED_PROXIES"] = self.extra_env.get("TRUSTED_PROXIES", "1" if self.use_nginx else "0")
         return env
@@ -301,15 +376,15 @@ class Stack:
 
     def start(self, timeout: float = 30) -> Stack:
         if not self.gunicorn_bin.exists():
-            raise RuntimeError(f"{self.gunicorn_bin} not found: run `make setup` first (or set GUNICORN)")
+            raise ProcessFailed("", f"{self.gunicorn_bin} not found: run `make setup` first (or set GUNICORN).")
         self.workdir.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + timeout
         try:
             self._start_gunicorn()
-            _wait_http(f"{self.api_url}/api/health", deadline, self.gunicorn, self.gunicorn_log)
+            _wait_http(f"{self.api_url}/api/health", deadline, self.gunicorn, self.gunicorn_log, self.instance_id)
             if self.use_nginx:
                 self._start_nginx()
-                _wait_http(f"{self.url}/api/health", deadline, self.nginx, self.nginx_error_log)
+                _wait_http(f"{self.url}/api/health", deadline, self.nginx, self.nginx_error_log, self.instance_id)
         except BaseException:
             self.stop()
             raise
@@ -334,8 +409,17 @@ class Stack:
         self.stop()
 
     def alive(self) -> bool:
-        procs = [self.gunicorn] + ([self.nginx] if self.use_nginx else [])
-        return all(p is not None and p.poll() is None for p in procs)
+        return self.dead() is None
+
+    def dead(self) -> ProcessFailed | None:
+        """What stopped the first of the stack's processes that is no longer running, or None."""
+        procs = [(self.gunicorn, self.gunicorn_log)] + ([(self.nginx, self.nginx_error_log)] if self.use_nginx else [])
+        for proc, log in procs:
+            if proc is None:
+                return ProcessFailed("", "The stack is not started.")
+            if proc.poll() is not None:
+                return _failure(proc, log)
+        return None
 
     def _start_gunicorn(self) -> None:
         bind = f"127.0.0.1:{self.api_port}" if self.use_nginx else f"{self.host}:{self.web_port}"
@@ -361,7 +445,7 @@ class Stack:
 
     def _start_nginx(self) -> None:
         conf = self.write_nginx_conf()
-        cmd = ["nginx", "-p", f"{self.nginx_prefix}/", "-e", str(self.nginx_error_log),
+        cmd = [nginx_binary() or "nginx", "-p", f"{self.nginx_prefix}/", "-e", str(self.nginx_error_log),
                "-c", str(conf), "-g", "daemon off;"]
         log = open(self.nginx_log, "ab")
         self._log_files.append(log)
@@ -430,38 +514,70 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+def _taken_ports_line(stack: Stack) -> str | None:
+    """One line naming every port of ``stack`` already taken, and what to set instead; None when all are free."""
+    wanted = [("PORT", stack.host, stack.web_port)]
+    if stack.use_nginx:
+        wanted.append(("API_PORT", "127.0.0.1", stack.api_port))
+    taken = [(name, host, port, why) for name, host, port in wanted if (why := port_taken(host, port))]
+    if not taken:
+        return None
+    avoid = {port for _name, _host, port in wanted}
+    parts, fixes = [], []
+    for name, host, port, why in taken:
+        local = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host  # noqa: S104 - a comparison, not a bind
+        ours = health(f"http://{local}:{port}/api/health") is not None and why == "in use"
+        parts.append(f"{name} {port} on {host or '*'} is {'taken' if why == 'in use' else 'unusable: ' + why}"
+                     + (" (another Anon Hosting is already running there)" if ours else ""))
+        new = _free_port_after(local, port, avoid)
+        avoid.add(new)
+        fixes.append(f"{name}={new}")
+    pick = "Pick a free port" if len(fixes) == 1 else "Pick free ports"
+    return f"make run: {'; '.join(parts)}. {pick}: {' '.join(fixes)} make run"
+
+
 def _run(args: argparse.Namespace) -> int:
     web_port = int(os.environ.get("PORT", "8080"))
     # gunicorn's usual port, unless the site itself was asked to take it.
     api_port = int(os.environ.get("API_PORT") or (8000 if web_port != 8000 else free_port()))
+    workdir = Path(tempfile.mkdtemp(prefix="anon-hosting-run-"))
     stack = Stack(
         host=os.environ.get("HOST", "127.0.0.1"),
         web_port=web_port,
         api_port=api_port,
         nginx_limits=limits_from_environ(),
         use_nginx=False if args.no_nginx else None,
+        workdir=workdir,
     )
+    taken = _taken_ports_line(stack)
+    if taken:
+        shutil.rmtree(workdir, ignore_errors=True)
+        print(taken, file=sys.stderr)
+        return 1
     # `kill`, make and process managers send SIGTERM: stop as cleanly as on Ctrl-C.
     signal.signal(signal.SIGTERM, _interrupt)
     print(f"Starting {'gunicorn + nginx' if stack.use_nginx else 'gunicorn alone (no nginx found)'}…", flush=True)
+    failure: ProcessFailed | None = None
     try:
         stack.start(timeout=args.timeout)
-    except (RuntimeError, KeyboardInterrupt) as exc:
-        print(f"Could not start: {exc}", file=sys.stderr)
-        return 1
-    print(f"Anon Hosting is running at {stack.url}/  (logs in {stack.workdir}; Ctrl-C to stop)", flush=True)
-    try:
-        while stack.alive():
+        print(f"Anon Hosting is running at {stack.url}/  (logs in {workdir}; Ctrl-C to stop)", flush=True)
+        while (failure := stack.dead()) is None:
             time.sleep(0.5)
-        print("A server process exited; stopping.", file=sys.stderr)
-        return 1
+    except ProcessFailed as exc:
+        failure = exc
     except KeyboardInterrupt:
         print("\nStopping…", flush=True)
-        return 0
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not cut the clean stop short
             signal.signal(signum, signal.SIG_IGN)
         stack.stop()
+    if failure is None:
+        shutil.rmtree(workdir, ignore_errors=True)
+        return 0
+    if failure.report:
+        print(f"{failure.report}\n(the logs stay in {workdir})", file=sys.stderr)
+    print(f"Stopped: {failure.cause}", file=sys.stderr)
+    return 1
 
 
 def _render(args: argparse.Namespace) -> int:

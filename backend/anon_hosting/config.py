@@ -40,11 +40,13 @@ DEFAULTS = {
     "S3_BUCKET": "",
     "S3_ENDPOINT_URL": "",
     "S3_PREFIX": "",
+    "INSTANCE_ID": "",
 }
 _RATE = re.compile(r"\s*(\d+)\s*/\s*(\d*)\s*(second|minute|hour|day)s?\s*", re.ASCII)
 _UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 MAX_TRUSTED_PROXIES = 5
 STORAGE_BACKENDS = ("local", "s3")
+_INSTANCE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}", re.ASCII)
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", re.ASCII)  # S3's bucket naming rules, in short
 
 
@@ -74,6 +76,7 @@ class Config:
     s3_bucket: str = ""
     s3_endpoint_url: str | None = None  # None = AWS itself
     s3_prefix: str = ""
+    instance_id: str = ""  # echoed by /api/health, so whoever started this server can tell it from another
 
 
 def load(test_config: dict | None = None) -> Config:
@@ -106,6 +109,7 @@ def load(test_config: dict | None = None) -> Config:
         s3_bucket=source["S3_BUCKET"].strip(),
         s3_endpoint_url=source["S3_ENDPOINT_URL"].strip() or None,
         s3_prefix=source["S3_PREFIX"].strip(),
+        instance_id=source["INSTANCE_ID"].strip(),
     )
     _validate(config)
     return config
@@ -151,6 +155,8 @@ def _validate(config: Config) -> None:
     if config.trusted_proxies > MAX_TRUSTED_PROXIES:
         raise ConfigError(f"TRUSTED_PROXIES is the number of proxies in front (0-{MAX_TRUSTED_PROXIES}), "
                           f"got {config.trusted_proxies}.")
+    if config.instance_id and not _INSTANCE_ID.fullmatch(config.instance_id):
+        raise ConfigError(f"INSTANCE_ID must be 1-64 of A-Z, a-z, 0-9, _ and -, got {config.instance_id!r}.")
     if config.frontend_dir is not None and not (config.frontend_dir / "index.html").is_file():
         raise ConfigError(f"FRONTEND_DIR has no index.html: {config.frontend_dir}")
     _validate_storage(config)

@@ -7,7 +7,8 @@ and answers ``active()`` (the newest key, used to issue tokens) and
 JWE (dir, A256GCM) whose key is HKDF-SHA256 of SECRET_KEY, so the folder alone
 and SECRET_KEY alone are both useless. Changes made by ``rotate``/``retire`` in
 another process are picked up on the next lookup (the file is re-read when its
-inode or mtime changes). Wrong SECRET_KEY or a damaged file raises ConfigError.
+inode or mtime changes). Wrong SECRET_KEY or a damaged file raises ConfigError;
+``check(folder, secret_key)`` raises it too, without ever creating a key set.
 """
 
 import fcntl
@@ -91,8 +92,9 @@ class KeyRing:
             entries = json.loads(token.payload)["keys"]
         except Exception as exc:  # jwcrypto raises several types; all mean the same here
             raise ConfigError(
-                f"Cannot open the key set {self._path}: SECRET_KEY is not the one it was made with, "
-                "or the file is damaged."
+                f"SECRET_KEY does not open the key set in PRIVATE_FOLDER ({self._path}): restore the old key, "
+                "or move the folder away to start afresh, which makes every existing token useless "
+                "(a damaged file gives this error too)."
             ) from exc
         return {entry["kid"]: jwk.JWK(**entry) for entry in entries}
 
@@ -133,6 +135,12 @@ class _FileLock:
 
     def __exit__(self, *exc):
         os.close(self._fd)
+
+
+def check(folder: Path, secret_key: str) -> None:
+    """Raise ConfigError when a key set exists in ``folder`` and ``secret_key`` does not open it."""
+    if (Path(folder) / KEYSET_FILE).exists():
+        KeyRing(folder, secret_key)
 
 
 def _seal_key(secret_key: str) -> bytes:

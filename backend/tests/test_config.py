@@ -43,6 +43,8 @@ def test_values_come_from_the_env_file_and_the_environment_wins(monkeypatch, tmp
     ({"SECRET_KEY": GOOD, "DEFAULT_EXPIRES_IN": "99", "MAX_EXPIRES_IN": "10"}, "DEFAULT_EXPIRES_IN"),
     ({"SECRET_KEY": GOOD, "ENCRYPTED_FILE_STORAGE": "/x", "PRIVATE_FOLDER": "/x"}, "different folders"),
     ({"SECRET_KEY": GOOD, "FRONTEND_DIR": "/nonexistent"}, "FRONTEND_DIR"),
+    ({"SECRET_KEY": GOOD, "INSTANCE_ID": "a b"}, "INSTANCE_ID"),
+    ({"SECRET_KEY": GOOD, "INSTANCE_ID": "x" * 65}, "INSTANCE_ID"),
 ])
 def test_bad_configuration_fails_with_a_clear_message(monkeypatch, tmp_path, env, message):
     with pytest.raises(ConfigError, match=message):

@@ -7,7 +7,7 @@ import stat
 import pytest
 
 from anon_hosting.errors import ConfigError
-from anon_hosting.keys import KEYSET_FILE, KeyRing
+from anon_hosting.keys import KEYSET_FILE, KeyRing, check
 
 SECRET = "k" * 40
 
@@ -54,6 +54,15 @@ def test_a_different_secret_key_cannot_open_it(tmp_path):
     KeyRing(tmp_path / "private", SECRET)
     with pytest.raises(ConfigError, match="SECRET_KEY"):
         KeyRing(tmp_path / "private", "another-secret-key-of-enough-length!!")
+
+
+def test_check_opens_an_existing_key_set_and_never_creates_one(tmp_path):
+    check(tmp_path / "private", SECRET)
+    assert not (tmp_path / "private" / KEYSET_FILE).exists()
+    KeyRing(tmp_path / "private", SECRET)
+    check(tmp_path / "private", SECRET)
+    with pytest.raises(ConfigError, match="SECRET_KEY does not open the key set in PRIVATE_FOLDER"):
+        check(tmp_path / "private", "another-secret-key-of-enough-length!!")
 
 
 def test_a_damaged_file_is_a_clear_error(tmp_path):

@@ -1,4 +1,5 @@
-"""Supply chain: every locked requirement carries hashes, the locks cover pyproject, the audit is honest.
+"""Supply chain: every locked requirement carries hashes, the locks cover pyproject, the audit is honest,
+and the page's vendored QR library is the npm package its lock pins.
 
 ``make setup`` installs with ``pip --require-hashes`` and the Dockerfile does
 too, so a lock entry without a hash would break them; these tests fail first,
@@ -8,7 +9,9 @@ an uncheckable pin and a reasoned exception do not; no reachable source is a
 loud skip, never a pass.
 """
 
+import hashlib
 import importlib.util
+import json
 import re
 import sys
 import tomllib
@@ -206,3 +209,25 @@ def test_every_review_on_record_is_of_a_pin_in_the_dev_lock():
     module = load_audit()
     reviewed = module.read_reviewed(BACKEND / "audit-reviewed.txt")
     assert reviewed and set(reviewed) <= module.read_pins(BACKEND / "requirements-dev.lock")
+
+
+FRONTEND = REPO / "frontend"
+VENDOR = FRONTEND / "vendor"
+
+
+def test_the_vendored_files_match_their_checksums():
+    sums = dict(reversed(line.split(None, 1)) for line in (VENDOR / "SHA256SUMS").read_text().splitlines())
+    assert set(sums) == {p.name for p in VENDOR.iterdir()} - {"SHA256SUMS"}, "every vendored file has a checksum"
+    for name, digest in sums.items():
+        assert hashlib.sha256((VENDOR / name).read_bytes()).hexdigest() == digest, f"vendor/{name} was changed"
+
+
+def test_the_vendored_qr_module_is_the_locked_npm_package():
+    """npm ci (a set-up step of `make test`) installed the package and checked it against the lock's integrity."""
+    locked = json.loads((FRONTEND / "package-lock.json").read_text())["packages"]["node_modules/qrcode-generator"]
+    installed = FRONTEND / "node_modules" / "qrcode-generator"
+    assert installed.is_dir(), "frontend/node_modules is missing: `make test` runs `npm ci` there first"
+    assert json.loads((installed / "package.json").read_text())["version"] == locked["version"]
+    assert (installed / "dist" / "qrcode.mjs").read_bytes() == (VENDOR / "qrcode.js").read_bytes(), (
+        "frontend/vendor/qrcode.js is not the locked qrcode-generator: run `npm run vendor` in frontend/ "
+        "and update vendor/SHA256SUMS")

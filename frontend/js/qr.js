@@ -2,8 +2,8 @@
  * qr.js — draws a QR code as inline SVG.
  *
  * The encoder is qrcode-generator from the npm registry, pinned in
- * package.json and copied to vendor/ by `npm run vendor`. It is loaded
- * lazily so a missing vendor/ folder only costs the QR code, not the page.
+ * package.json and committed in vendor/ (`npm run vendor` copies it). It is
+ * loaded lazily so a missing vendor/ folder only costs the QR code, not the page.
  * The SVG is built with DOM calls: no innerHTML, no data: URL, so the
  * strict Content-Security-Policy needs no exception.
  */

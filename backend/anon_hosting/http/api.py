@@ -72,7 +72,8 @@ def _finish_body(response: Response):
 @api.get("/health")
 def health():
     _service().ping()
-    return {"status": "ok"}
+    instance_id = current_app.config["SITE"].instance_id
+    return {"status": "ok", "instance": instance_id} if instance_id else {"status": "ok"}
 
 
 @api.get("/config")

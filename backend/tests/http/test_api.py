@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+from anon_hosting import create_app
 from anon_hosting.crypto.stream import DecryptError
 from anon_hosting.http.headers import API_HEADERS
 from anon_hosting.http.uploads import FINISH_LIMIT
@@ -26,6 +27,11 @@ def assert_error(response, status, code):
     assert body["error"]["code"] == code
     assert body["error"]["message"].endswith(".")
     assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_health_echoes_the_instance_id_it_was_started_with(app_config):
+    client = create_app({**app_config, "INSTANCE_ID": "run-3f9c"}).test_client()
+    assert client.get("/api/health").get_json() == {"status": "ok", "instance": "run-3f9c"}
 
 
 def test_health_and_config(client):

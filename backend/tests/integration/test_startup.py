@@ -1,4 +1,5 @@
-"""Start-up: a bad SECRET_KEY stops gunicorn with one clear line; four workers starting at once share one key set.
+"""Start-up: a bad SECRET_KEY, or one that does not open the key set, stops gunicorn with one clear line;
+four workers starting at once share one key set.
 
 The refusals run gunicorn exactly as production does and expect it to exit
 non-zero before serving. The first-start test points four workers at a
@@ -12,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import psutil
 import pytest
 
-from anon_hosting.keys import KEYSET_FILE, LOCK_FILE
+from anon_hosting.keys import KEYSET_FILE, LOCK_FILE, KeyRing
 
 from .server import random_secret_key, run_until_exit
 from .transfer import info, upload_raw
@@ -35,6 +36,21 @@ def test_gunicorn_refuses_to_start_with_a_bad_secret_key(tmp_path, secret_key):
     assert "Traceback" not in result.stderr + result.stdout
     if secret_key:
         assert secret_key not in result.stderr + result.stdout
+
+
+def test_gunicorn_refuses_a_secret_key_that_does_not_open_the_key_set(tmp_path):
+    KeyRing(tmp_path / "private", random_secret_key())
+    sealed = (tmp_path / "private" / KEYSET_FILE).read_bytes()
+    secret_key = random_secret_key()
+    result = run_until_exit(tmp_path, secret_key)
+    assert result.returncode != 0
+    output = result.stderr + result.stdout
+    assert [line for line in result.stderr.splitlines() if "SECRET_KEY" in line] == [
+        f"anon-hosting: configuration error: SECRET_KEY does not open the key set in PRIVATE_FOLDER "
+        f"({tmp_path / 'private' / KEYSET_FILE}): restore the old key, or move the folder away to start afresh, "
+        "which makes every existing token useless (a damaged file gives this error too)."], output
+    assert "Traceback" not in output and secret_key not in output
+    assert (tmp_path / "private" / KEYSET_FILE).read_bytes() == sealed
 
 
 @pytest.fixture(scope="module")
