@@ -29,6 +29,15 @@ accesslog = "-"
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
 errorlog = "-"
 control_socket_disable = True  # no management socket under $HOME (absent for the container user)
+# At or above nginx's own header limits (8 KiB lines, 4 x 8 KiB of headers), so a request nginx
+# forwards never meets gunicorn's HTML 414 or 431 instead of the API's JSON errors.
+limit_request_line = 8190
+limit_request_field_size = 8190
+limit_request_fields = 32768
+# A request whose peer sends or takes nothing for this long loses its thread (a socket timeout on
+# each read and each 1 MiB write). Longer than nginx's 60-s client timeouts, so behind nginx the
+# client-facing side ends a stalled transfer first and this only catches what reaches gunicorn directly.
+SOCKET_TIMEOUT = float(os.environ.get("GUNICORN_SOCKET_TIMEOUT", "120"))
 
 
 class KeepAliveWorker(ThreadWorker):
@@ -68,6 +77,10 @@ class KeepAliveWorker(ThreadWorker):
     def wait_for_and_dispatch_events(self, timeout):
         left = self._resume_at - time.monotonic()
         super().wait_for_and_dispatch_events(min(timeout, left) if left > 0 else timeout)
+
+    def handle_request(self, req, conn):
+        conn.sock.settimeout(SOCKET_TIMEOUT)  # gthread made it blocking without one: a stalled peer would hold the thread
+        return super().handle_request(req, conn)
 
     def handle(self, conn):
         keep = super().handle(conn)
