@@ -61,8 +61,9 @@ def _complete(answer: bytes) -> bool:
     (b"GET /api/" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
     (b"POST /api/files/info HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
     (b"GET /api/health HTTP/2.5\r\nHost: x\r\n\r\n", 505),
+    (b"POST /index.html HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", 405),
 ])
-def test_nginx_errors_on_the_api_are_json(stack, request_bytes, status):
+def test_nginx_own_errors_are_json(stack, request_bytes, status):
     got, headers, body = exchange(stack, request_bytes)
     assert got == status
     assert headers["content-type"] == "application/json"
