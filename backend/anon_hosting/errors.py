@@ -112,12 +112,12 @@ class RateLimited(AppError):
 
 
 class RequestTimeout(AppError):
-    status, code = 408, "timeout"
+    status, code = 408, "request_timeout"
     message = "The request stalled. Send it again."
 
 
 class Busy(AppError):
-    status, code = 503, "busy"
+    status, code = 503, "server_busy"
     message = "The server is busy checking other passphrases. Try again in a moment."
 
     def __init__(self, message: str | None = None, retry_after: int = 1):

@@ -2,6 +2,7 @@
 keep-alive worker serves a connection's requests on one thread without starving other connections."""
 
 import datetime
+import inspect
 import io
 import logging
 import re
@@ -206,3 +207,12 @@ def _burst(port: int, count: int) -> list[str]:
         client.close()
     assert len(pids) == count
     return pids
+
+
+def test_gthread_still_has_the_hook_the_socket_timeout_uses():
+    from gunicorn.workers.gthread import ThreadWorker
+
+    params = list(inspect.signature(ThreadWorker.handle_request).parameters)
+    assert params[:3] == ["self", "req", "conn"], (
+        "gunicorn's gthread no longer has handle_request(req, conn), where KeepAliveWorker sets the socket "
+        "timeout (gunicorn.conf.py); tests/integration/test_slow_clients.py checks that the timeout works")

@@ -153,7 +153,7 @@ def test_a_passphrase_request_gets_503_when_every_slot_stays_busy(client, monkey
         assert info(client, plain).status_code == 200, "passphrase-free requests never wait on scrypt"
     finally:
         pp._slots.release()
-    assert_error(busy, 503, "busy")
+    assert_error(busy, 503, "server_busy")
     assert busy.headers["Retry-After"] == "1"
     assert info(client, token, passphrase="right").status_code == 200
 
@@ -166,5 +166,5 @@ def test_an_upload_with_a_passphrase_gets_503_and_stores_nothing_when_every_slot
         response = client.post("/api/files", data=b"x", headers={**RAW, "X-File-Name": "a", "X-Passphrase": "p"})
     finally:
         pp._slots.release()
-    assert_error(response, 503, "busy")
+    assert_error(response, 503, "server_busy")
     assert stored(storage_dir) == set()

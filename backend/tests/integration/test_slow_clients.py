@@ -107,5 +107,5 @@ def test_a_stalled_body_sent_straight_to_gunicorn_loses_its_thread_to_the_socket
         for answer in answers:
             head, _, body = answer.partition("\r\n\r\n")
             assert head.startswith("HTTP/1.1 408"), answer
-            assert json.loads(body)["error"]["code"] == "timeout"
+            assert json.loads(body)["error"]["code"] == "request_timeout"
         assert server.storage_entries() <= {".sweeper.lock"}, "a timed-out upload leaves nothing behind"
