@@ -29,6 +29,15 @@ accesslog = "-"
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
 errorlog = "-"
 control_socket_disable = True  # no management socket under $HOME (absent for the container user)
+# At or above nginx's own header limits (8 KiB lines, 4 x 8 KiB of headers), so a request nginx
+# forwards never meets gunicorn's HTML 414 or 431 instead of the API's JSON errors.
+limit_request_line = 8190
+limit_request_field_size = 8190
+limit_request_fields = 32768
+# A request whose peer sends or takes nothing for this long loses its thread (a socket timeout on
+# each read and each 1 MiB write). Longer than nginx's 60-s client timeouts, so behind nginx the
+# client-facing side ends a stalled transfer first and this only catches what reaches gunicorn directly.
+SOCKET_TIMEOUT = float(os.environ.get("GUNICORN_SOCKET_TIMEOUT", "120"))
 
 
 class KeepAliveWorker(ThreadWorker):
@@ -46,6 +55,12 @@ class KeepAliveWorker(ThreadWorker):
     """
 
     HOLD = 0.02
+
+    def handle_request(self, req, conn):
+        # gthread made the socket blocking without a timeout: a stalled peer would hold the thread.
+        conn.sock.settimeout(SOCKET_TIMEOUT)
+        return super().handle_request(req, conn)
+
     def handle(self, conn):
         keep = super().handle(conn)
         while keep is True and self.alive and self.nr_conns <= self.cfg.threads and self._next_request(conn):

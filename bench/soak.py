@@ -1,7 +1,7 @@
 """Load and soak: N concurrent clients for D seconds against one Anon Hosting base URL, every byte checked.
 
     .venv/bin/python bench/soak.py [BASE_URL] [--clients 64] [--duration 600] [--max-size 50MiB]
-                                   [--server-pid PID] [--json PATH] [--seed N]
+                                   [--server-pid PID] [--json PATH] [--seed N] [--abusers 64]
 
 Contract: ``main(argv) -> int`` runs a bounded soak and returns 0 when every goal
 is met, 1 otherwise (2 for a usage or start-up error). Traffic goes only to
@@ -15,6 +15,14 @@ tampered tokens, a token in the query string, a bad multipart body), each with
 one expected answer. Payloads come from a seeded PRNG and are never kept: the
 sha256 of what was sent is compared with the sha256 of what comes back. After
 the load, every file still held is downloaded and checked once more.
+
+With ``--abusers N``, a background of abusive clients runs from 127.0.0.1 and
+127.0.0.2 for the whole load (bench/abuse.py, renewed every 30 s): N connections trickling
+or stalling request bodies and N reading a 32 MiB download slowly or not at all. The clients then
+each come from their own loopback address (127.0.1.1, ...) and a self-started
+stack keeps nginx's per-address connection caps (CONN_PER_IP,
+TRANSFERS_PER_IP; the rates stay off), so the goals below measure the service
+under abuse.
 
 Goals (exit 1 if one is missed): zero lost or corrupted files, zero 5xx, zero
 unexpected answers or transport errors, no worker died, and no worker's RSS
@@ -73,6 +81,7 @@ REPO = Path(__file__).resolve().parent.parent
 KIB, MIB = 1 << 10, 1 << 20
 PIECE = MIB
 NO_RATE_LIMITS = {"RATE_LIMIT_UPLOADS": "0", "RATE_LIMIT_TOKENS": "0", "RATE_LIMIT_PASSPHRASES": "0",
+                  "RATE_LIMIT_PASSPHRASE_REQUESTS": "0",
                   "RATE_LIMIT_UPLOAD_PASSWORD": "0"}
 FILES_PER_CLIENT = 12
 REQUEST_TIMEOUT = 300
@@ -242,14 +251,33 @@ def tamper(token: str, rng: random.Random) -> str:
     return ".".join(parts)
 
 
+class SourceAddressAdapter(requests.adapters.HTTPAdapter):
+    """Connections from one loopback address, so nginx's per-address connection caps see one client each."""
+
+    def __init__(self, source: str):
+        self.source = source
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["source_address"] = (self.source, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+def client_address(number: int) -> str:
+    """127.0.1.1, 127.0.1.2, ...: one loopback address per client, apart from the abusers' 127.0.0.1."""
+    return f"127.0.{1 + number // 254}.{1 + number % 254}"
+
+
 class Client:
     def __init__(self, number: int, base_url: str, max_size: int, seed: int, hostile_share: float,
-                 results: Results, deadline: float, tolerate_429: bool = False):
+                 results: Results, deadline: float, tolerate_429: bool = False, source: str | None = None):
         self.tolerate_429 = tolerate_429
         self.number, self.base, self.max_size = number, base_url.rstrip("/"), max_size
         self.rng = random.Random(seed * 1_000_003 + number)  # noqa: S311 - a reproducible load mix
         self.hostile_share, self.results, self.deadline = hostile_share, results, deadline
         self.session = requests.Session()
+        if source is not None:
+            self.session.mount("http://", SourceAddressAdapter(source))
         self.files: list[Stored] = []
 
     def run(self) -> None:
@@ -536,11 +564,14 @@ def find_gunicorn_master(base_url: str) -> int | None:
 class OwnServer:
     """The server this script starts when given no base URL: the real stack, or a bare gunicorn."""
 
-    def __init__(self, max_size: int, workers: int):
+    def __init__(self, max_size: int, workers: int, caps: bool = False):
         self.root = Path(tempfile.mkdtemp(prefix="anon-hosting-soak-"))
+        self.caps = caps  # nginx's per-address connection caps on (rates stay off): abusers are running
         self.env = {**NO_RATE_LIMITS, "ANON_HOSTING_ENV_FILE": "/dev/null",
                     "SECRET_KEY": secrets.token_urlsafe(48), "MAX_UPLOAD_BYTES": str(max(max_size, MIB)),
                     "WEB_CONCURRENCY": str(workers), "SWEEP_INTERVAL": "60"}
+        if caps:  # the abusers' slow readers download a 32 MiB file (bench/abuse.py BIG_FILE)
+            self.env["MAX_UPLOAD_BYTES"] = str(max(int(self.env["MAX_UPLOAD_BYTES"]), 32 * MIB))
         self.stack = None
         self.process: subprocess.Popen | None = None
         self.kind = ""
@@ -548,9 +579,11 @@ class OwnServer:
     def start(self) -> str:
         if (REPO / "scripts" / "stack.py").is_file():
             sys.path.insert(0, str(REPO / "scripts"))
-            from stack import Stack  # noqa: PLC0415 - optional, only when the file exists
+            from stack import NGINX_LIMITS, NO_NGINX_LIMITS, Stack  # noqa: PLC0415 - optional, only when present
+            caps = {k: NGINX_LIMITS[k] for k in ("CONN_PER_IP", "TRANSFERS_PER_IP") if k in NGINX_LIMITS}
+            limits = {**NO_NGINX_LIMITS, **caps} if self.caps else None
             self.stack = Stack(storage_dir=self.root / "files", private_dir=self.root / "private",
-                               workdir=self.root / "work", env=self.env)
+                               workdir=self.root / "work", env=self.env, nginx_limits=limits)
             self.stack.start(timeout=60)
             self.kind = ("scripts/stack.py Stack: nginx + gunicorn" if self.stack.use_nginx
                          else "scripts/stack.py Stack: gunicorn alone (nginx not installed)")
@@ -609,20 +642,22 @@ def parse_size(text: str) -> int:
 
 def soak(base_url: str, *, clients: int, duration: float, max_size: int, seed: int, hostile_share: float,
          master_pid: int | None, rss_slack: int, target: str, tolerate_429: bool = False,
-         settle: float = 12.0) -> dict:
+         settle: float = 12.0, abusers: int = 0) -> dict:
     results = Results()
     warmup = duration / 2
     monitor = WorkerMonitor(master_pid).start()
+    background = Abusers(base_url, abusers) if abusers else None
     started = time.monotonic()
     deadline = started + duration
-    workers = [Client(i, base_url, max_size, seed, hostile_share, results, deadline, tolerate_429)
-               for i in range(clients)]
+    workers = [Client(i, base_url, max_size, seed, hostile_share, results, deadline, tolerate_429,
+                      client_address(i) if abusers else None) for i in range(clients)]
     threads = [threading.Thread(target=c.run, name=f"client-{c.number}", daemon=True) for c in workers]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(max(1.0, deadline - time.monotonic()) + REQUEST_TIMEOUT)
     load_seconds = time.monotonic() - started
+    held = background.stop() if background else []
     stuck = sum(t.is_alive() for t in threads)
     if stuck:
         results.problem(f"{stuck} client thread(s) still busy {REQUEST_TIMEOUT} s after the deadline")
@@ -638,7 +673,44 @@ def soak(base_url: str, *, clients: int, duration: float, max_size: int, seed: i
     memory = monitor.report(monitor_offset(monitor, started) + warmup, rss_slack)
     return summarize(results, memory, target=target, base_url=base_url, clients=clients, duration=duration,
                      load_seconds=load_seconds, max_size=max_size, seed=seed, rss_slack=rss_slack, warmup=warmup,
-                     settle=settle)
+                     settle=settle, abusers=abusers, abusers_held=held)
+
+
+READER_ADDRESS = "127.0.0.2"  # the slow readers' own: from 127.0.0.1 the slow bodies already use its 20 requests
+
+
+class Abusers:
+    """bench/abuse.py's two attacks in the background (bodies from 127.0.0.1, downloads from 127.0.0.2), renewed
+    every ``RENEW`` seconds (nginx ends stalled ones after its 60-s idle timeouts); ``held`` records what each
+    round held in progress before its renewal."""
+
+    RENEW = 30.0
+
+    def __init__(self, base_url: str, connections: int):
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import abuse  # noqa: PLC0415 - a sibling script, only needed with --abusers
+
+        self._abuse, self._connections = abuse, connections
+        self._port = urlsplit(base_url).port or 80
+        self._token = abuse.upload(self._port, abuse.BIG_FILE, abuse.ATTACKER)
+        self.held: list[tuple[int, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="abusers", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            attacks = [self._abuse.SlowBodies(self._port, self._connections),
+                       self._abuse.SlowReaders(self._port, self._connections, self._token, source=READER_ADDRESS)]
+            self._stop.wait(self.RENEW)
+            self.held.append(tuple(attack.held() for attack in attacks))
+            for attack in attacks:
+                attack.close()
+
+    def stop(self) -> list[tuple[int, int]]:
+        self._stop.set()
+        self._thread.join(60)
+        return self.held
 
 
 def monitor_offset(monitor: WorkerMonitor, started: float) -> float:
@@ -684,6 +756,10 @@ def print_table(report: dict) -> None:
           f"files uploaded {report['files']['uploaded']}, lost {report['files']['lost']}, "
           f"corrupted {report['files']['corrupted']}, checked at the end {report['files']['verified_at_end']}")
     print(f"answers from a lease still open right after the last allowed download: {report['lease_still_open']}")
+    if run.get("abusers"):
+        print(f"abusers from 127.0.0.1 and .2: {run['abusers']} slow-body and {run['abusers']} slow-download "
+              f"connections (renewed every {Abusers.RENEW:.0f} s); requests they held in progress, "
+              f"(bodies, downloads) per round: {run['abusers_held']}")
     print(f"bytes uploaded {report['bytes']['uploaded'] / MIB:.0f} MiB, downloaded and checked "
           f"{report['bytes']['downloaded_and_checked'] / MIB:.0f} MiB\n")
     print(f"{'endpoint':<10}{'requests':>10}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}  codes")
@@ -723,6 +799,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="allowed growth of the idle RSS at the end over the idle start and the first-half high")
     parser.add_argument("--settle", type=float, default=12.0,
                         help="idle seconds after the load before the last RSS sample (default 12: two trims)")
+    parser.add_argument("--abusers", type=int, default=0,
+                        help="hold this many slow-body (from 127.0.0.1) and slow-download (127.0.0.2) connections "
+                             "throughout (bench/abuse.py); clients then come from 127.0.1.x and a self-started "
+                             "stack keeps nginx's per-address connection caps")
     parser.add_argument("--json", type=Path, help="also write the report as JSON here")
     parser.add_argument("--tolerate-429", action="store_true",
                         help="for a server with rate limits on (e.g. nginx's): wait out each 429 (Retry-After, at "
@@ -738,7 +818,7 @@ def main(argv: list[str] | None = None) -> int:
     own = None
     base_url = args.base_url
     if base_url is None:
-        own = OwnServer(args.max_size, args.workers)
+        own = OwnServer(args.max_size, args.workers, caps=args.abusers > 0)
         try:
             base_url = own.start()
         except Exception as exc:  # noqa: BLE001 - any start-up failure is reported the same way
@@ -759,7 +839,7 @@ def main(argv: list[str] | None = None) -> int:
         report = soak(base_url, clients=args.clients, duration=args.duration, max_size=args.max_size,
                       seed=args.seed, hostile_share=args.hostile_share, master_pid=master,
                       rss_slack=args.rss_slack, target=target, tolerate_429=args.tolerate_429,
-                      settle=args.settle)
+                      settle=args.settle, abusers=args.abusers)
     finally:
         if own is not None:
             own.stop()

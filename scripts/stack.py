@@ -70,6 +70,7 @@ NGINX_LIMITS = {
     "RATE_TOKENS": "60r/m",
     "BURST_TOKENS": "30",
     "CONN_PER_IP": "20",
+    "TRANSFERS_PER_IP": "4",
 }
 # For load tests and e2e journeys, where every client is 127.0.0.1: limits
 # no single machine reaches (65535 is nginx's largest limit_conn).
@@ -79,6 +80,7 @@ NO_NGINX_LIMITS = {
     "RATE_TOKENS": "100000r/s",
     "BURST_TOKENS": "100000",
     "CONN_PER_IP": "65535",
+    "TRANSFERS_PER_IP": "65535",
 }
 
 MAIN_CONF = """\

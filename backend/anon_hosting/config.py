@@ -8,6 +8,7 @@ environment variables win). With a test config, only that mapping and the
 defaults are used, so tests never see a developer's ``.env``.
 """
 
+import ipaddress
 import os
 import re
 from dataclasses import dataclass
@@ -34,8 +35,10 @@ DEFAULTS = {
     "RATE_LIMIT_UPLOADS": "30/minute",
     "RATE_LIMIT_TOKENS": "120/minute",
     "RATE_LIMIT_PASSPHRASES": "20/10minutes",
+    "RATE_LIMIT_PASSPHRASE_REQUESTS": "20/minute",
     "RATE_LIMIT_UPLOAD_PASSWORD": "10/10minutes",
     "TRUSTED_PROXIES": "0",
+    "TRUSTED_PROXY_ADDRS": "127.0.0.1,::1",
     "STORAGE_BACKEND": "local",
     "S3_BUCKET": "",
     "S3_ENDPOINT_URL": "",
@@ -47,6 +50,7 @@ _UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 MAX_TRUSTED_PROXIES = 5
 STORAGE_BACKENDS = ("local", "s3")
 _INSTANCE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}", re.ASCII)
+_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?", re.ASCII)
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", re.ASCII)  # S3's bucket naming rules, in short
 
 
@@ -70,6 +74,9 @@ class Config:
     rate_limit_passphrases: tuple[int, int] | None = None  # failed attempts, over all files
     rate_limit_upload_password: tuple[int, int] | None = None  # failed attempts
     trusted_proxies: int = 0  # proxies in front whose X-Forwarded-For is believed
+    # the addresses (IPs, networks, or host names resolved at run time) X-Forwarded-For is believed from
+    trusted_proxy_addrs: tuple[str, ...] = ("127.0.0.1", "::1")
+    rate_limit_passphrase_requests: tuple[int, int] | None = None  # every request carrying a passphrase
     # Where blobs and states live: "local" (storage_dir) or "s3" (the bucket below; credentials and region
     # come from the standard AWS_* variables, which boto3 reads itself)
     storage_backend: str = "local"
@@ -105,6 +112,8 @@ def load(test_config: dict | None = None) -> Config:
         rate_limit_passphrases=_rate(source, "RATE_LIMIT_PASSPHRASES"),
         rate_limit_upload_password=_rate(source, "RATE_LIMIT_UPLOAD_PASSWORD"),
         trusted_proxies=_whole_number(source, "TRUSTED_PROXIES"),
+        trusted_proxy_addrs=_proxy_addrs(source, "TRUSTED_PROXY_ADDRS"),
+        rate_limit_passphrase_requests=_rate(source, "RATE_LIMIT_PASSPHRASE_REQUESTS"),
         storage_backend=source["STORAGE_BACKEND"].strip().lower(),
         s3_bucket=source["S3_BUCKET"].strip(),
         s3_endpoint_url=source["S3_ENDPOINT_URL"].strip() or None,
@@ -131,6 +140,18 @@ def _rate(source: dict, name: str) -> tuple[int, int] | None:
     if match is None or int(match.group(1)) == 0 or match.group(2) == "0":
         raise ConfigError(f"{name} must look like 30/minute or 10/10minutes (0 = off), got {raw!r}.")
     return int(match.group(1)), int(match.group(2) or 1) * _UNIT_SECONDS[match.group(3)]
+
+
+def _proxy_addrs(source: dict, name: str) -> tuple[str, ...]:
+    """Comma-separated IP addresses, networks (10.0.0.0/8) or host names (nginx, in compose)."""
+    entries = tuple(e.strip() for e in source[name].split(",") if e.strip())
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            if not _HOST.fullmatch(entry):
+                raise ConfigError(f"{name} must list IP addresses, networks or host names, got {entry!r}.") from None
+    return entries
 
 
 def _positive_int(source: dict, name: str) -> int:

@@ -110,3 +110,17 @@ class RateLimited(AppError):
     def __init__(self, message: str | None = None, retry_after: int = 60):
         super().__init__(message)
         self.headers = {"Retry-After": str(retry_after)}
+
+
+class RequestTimeout(AppError):
+    status, code = 408, "request_timeout"
+    message = "The request stalled. Send it again."
+
+
+class Busy(AppError):
+    status, code = 503, "server_busy"
+    message = "The server is busy checking other passphrases. Try again in a moment."
+
+    def __init__(self, message: str | None = None, retry_after: int = 1):
+        super().__init__(message)
+        self.headers = {"Retry-After": str(retry_after)}

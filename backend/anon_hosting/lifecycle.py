@@ -9,7 +9,8 @@ Contract: pure functions over a state dict (the JSON kept beside each blob by
 
 A download with a limit first reserves a slot (a lease that expires, so a killed
 process cannot hold a slot forever), renews it while streaming, and turns it into
-a completed download only after its last byte was sent; a failed download
+a completed download after its last byte was sent, or when it breaks after more
+than half of the file was sent (``counts``); a download that breaks earlier
 releases it. Completed downloads plus live leases never exceed ``max``.
 """
 
@@ -50,6 +51,16 @@ def reserve(state: dict, lease: str, now: float) -> dict:
     if state["done"] + len(leases) >= state["max"]:
         raise DownloadInProgress()
     return {**state, "leases": {**leases, lease: int(now) + LEASE_SECONDS}}
+
+
+def counts(sent: int, size: int) -> bool:
+    """Whether a download that ended after ``sent`` of ``size`` plaintext bytes uses up a download.
+
+    A broken download that got more than half the file counts as a completed one, so repeated
+    partial reads deliver at most the first half without using a download; one that broke
+    earlier leaves its slot to a retry.
+    """
+    return sent * 2 > size
 
 
 def renew(state: dict, lease: str, now: float) -> dict:

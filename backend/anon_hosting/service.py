@@ -21,6 +21,7 @@ from .crypto import passphrase as pp
 from .crypto import stream
 from .errors import (
     AppError,
+    Busy,
     CorruptFile,
     Expired,
     Forbidden,
@@ -90,7 +91,7 @@ class FileService:
             expires_at = now + opts.expires_in
             if (opts.expires_in, opts.max_downloads) != (early.expires_in, early.max_downloads):
                 self.storage.update_state(storage_name, lambda s: {**s, "exp": expires_at, "max": opts.max_downloads})
-            salt, key = (None, file_key) if opts.passphrase is None else pp.wrap(file_key, opts.passphrase)
+            salt, key = (None, file_key) if opts.passphrase is None else _wrap(file_key, opts.passphrase)
         except BaseException:
             self.storage.delete(storage_name)
             raise
@@ -137,24 +138,29 @@ class FileService:
             blob.close()
             self._release(name, lease)
             raise CorruptFile() from None
-        return Download(claims.name, plaintext.size, self._stream(name, lease, first, chunks), blob.close)
+        download = self._stream(name, lease, plaintext.size, first, chunks)
+        return Download(claims.name, plaintext.size, download, blob.close)
 
-    def _stream(self, name: str, lease: str | None, first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
-        """Yield the plaintext; the download counts only once the caller asks for more after the last chunk."""
-        completed = False
+    def _stream(self, name: str, lease: str | None, size: int, first: bytes,
+                rest: Iterator[bytes]) -> Iterator[bytes]:
+        """Yield the plaintext. A limited download counts once the caller asks for more after the last chunk,
+        or when it ends early after more than half the plaintext was handed out (``lifecycle.counts``)."""
+        completed, handed_out = False, 0
         try:
             renewed = time.monotonic()
+            handed_out += len(first)
             yield first
             for chunk in rest:
                 if lease is not None and time.monotonic() - renewed > lifecycle.RENEW_EVERY:
                     self.storage.update_state(name, lambda s: lifecycle.renew(s, lease, time.time()))
                     renewed = time.monotonic()
+                handed_out += len(chunk)
                 yield chunk
-            if lease is not None:
-                self._complete(name, lease)
             completed = True
         finally:
-            if not completed:
+            if lease is not None and (completed or lifecycle.counts(handed_out, size)):
+                self._complete(name, lease)
+            else:
                 self._release(name, lease)
 
     def _complete(self, name: str, lease: str) -> None:
@@ -201,6 +207,8 @@ class FileService:
         lifecycle.check_attempts(state, now)
         try:
             return pp.unwrap(claims.file_key, claims.passphrase_salt, options.passphrase(passphrase))
+        except pp.Busy:
+            raise Busy() from None
         except pp.WrongPassphrase:
             self.storage.update_state(claims.storage_name, lambda s: lifecycle.record_failure(s, now))
             raise WrongPassphrase() from None
@@ -250,6 +258,13 @@ class _Counter:
             if self.size > self._limit:
                 raise TooLarge()
             yield chunk
+
+
+def _wrap(file_key: bytes, passphrase: str) -> tuple[bytes, bytes]:
+    try:
+        return pp.wrap(file_key, passphrase)
+    except pp.Busy:
+        raise Busy() from None
 
 
 def _now(now: float | None) -> float:

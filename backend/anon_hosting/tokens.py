@@ -4,7 +4,8 @@ Contract: ``issue(claims, keyring)`` returns a compact JWE string;
 ``verify(token, keyring)`` returns the ``FileClaims`` (download token) or
 ``OwnerClaims`` (owner token) inside, or raises the one opaque ``InvalidToken``.
 Nothing is parsed before the cheap shape checks (length, compact form with an
-empty key part, exact protected header), and jwcrypto only
+empty key part, canonical base64url in every part, exact protected header), so
+one token has exactly one spelling, and jwcrypto only
 ever sees the single key named by ``kid`` with ``algs`` pinned, so PBES2, zip,
 JWS and "try every key" paths cannot be reached. Expiry is the caller's rule:
 ``verify`` returns ``expires_at`` and does not compare it with the clock.
@@ -90,7 +91,7 @@ def verify(token: object, keyring: KeyRing) -> FileClaims | OwnerClaims:
     if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
         raise InvalidToken()
     match = _COMPACT.fullmatch(token.strip())
-    if match is None:
+    if match is None or not all(_canonical(part) for part in match.groups()):
         raise InvalidToken()
     key = keyring.get(_kid(match.group(1)))
     if key is None:
@@ -102,6 +103,15 @@ def verify(token: object, keyring: KeyRing) -> FileClaims | OwnerClaims:
     except Exception:  # noqa: BLE001 - jwcrypto raises many types; to a client they all mean one thing
         raise InvalidToken() from None
     return _claims(body)
+
+
+def _canonical(part: str) -> bool:
+    """True when ``part`` is the one base64url spelling of its bytes: the unused low bits of its last
+    character are zero (base64url_decode ignores them, so a flipped one would otherwise still verify)."""
+    try:
+        return base64url_encode(base64url_decode(part)) == part
+    except ValueError:
+        return False
 
 
 def _kid(encoded_header: str) -> str:

@@ -2,6 +2,7 @@
 keep-alive worker serves a connection's requests on one thread without starving other connections."""
 
 import datetime
+import inspect
 import io
 import logging
 import re
@@ -162,3 +163,12 @@ def test_no_connection_waits_for_a_thread_that_another_one_holds(threads_server)
         for thread in threads:
             thread.join()
     assert answered_while_busy  # not only once the other two stopped
+
+
+def test_gthread_still_has_the_hook_the_socket_timeout_uses():
+    from gunicorn.workers.gthread import ThreadWorker
+
+    params = list(inspect.signature(ThreadWorker.handle_request).parameters)
+    assert params[:3] == ["self", "req", "conn"], (
+        "gunicorn's gthread no longer has handle_request(req, conn), where KeepAliveWorker sets the socket "
+        "timeout (gunicorn.conf.py); tests/integration/test_slow_clients.py checks that the timeout works")

@@ -27,6 +27,8 @@ const MESSAGES = {
     'This is an owner token: it can delete the file, but not download it. Use the download token or the share link.',
   unauthorized: 'That upload password is not right. Check it and try again.',
   storage_unavailable: 'The file storage is not available right now. Try again in a moment.',
+  server_busy: ({ retryAfter }) => `The server is busy checking passphrases. ${waitFor(retryAfter)}, then try again.`,
+  request_timeout: 'The connection stalled while sending. Check your connection and try again.',
   unavailable: 'The server is not answering right now. Try again in a moment.',
   timeout: 'The server took too long to answer. Try again.',
   // Our own codes.

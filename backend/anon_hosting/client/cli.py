@@ -22,19 +22,19 @@ EXIT_FOR_CODE = {
     "not_found": GONE, "expired": GONE, "download_limit_reached": GONE, "download_in_progress": GONE,
     "passphrase_required": PASSPHRASE, "wrong_passphrase": PASSPHRASE,
     "too_large": SIZE, "insufficient_storage": SIZE, "storage_unavailable": SIZE,
-    "rate_limited": ACCESS, "unauthorized": ACCESS,
+    "rate_limited": ACCESS, "unauthorized": ACCESS, "server_busy": ACCESS, "request_timeout": NETWORK,
 }
 EXIT_CODES = f"""\
 exit codes:
   0  done
   1  any other error (bad_request, internal_error, a local I/O error, ...)
   2  usage: a wrong option, a missing file, no token given and no terminal to ask on
-  3  network: the server cannot be reached, or a transfer broke off (nothing is saved)
+  3  network: the server cannot be reached, or a transfer broke off or stalled (request_timeout; nothing is saved)
   4  not a valid token (invalid_token), or the wrong kind of token (forbidden)
   5  the file is gone: not_found, expired, download_limit_reached, download_in_progress
   6  passphrase: passphrase_required, wrong_passphrase
   7  too large or no room: too_large, insufficient_storage, storage_unavailable
-  8  refused: unauthorized (upload password), rate_limited
+  8  refused: unauthorized (upload password), rate_limited, server_busy
   130 interrupted
 
 environment:
@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         return args.command(args)
     except ApiError as exc:
         hint = f" {_PASSPHRASE_HINT}" if exc.code == "passphrase_required" else ""
-        wait = f" Try again in {exc.retry_after} s." if exc.code == "rate_limited" and exc.retry_after else ""
+        waits = exc.code in ("rate_limited", "server_busy") and exc.retry_after
+        wait = f" Try again in {exc.retry_after} s." if waits else ""
         return _fail(EXIT_FOR_CODE.get(exc.code, OTHER), f"{exc.message}{wait}{hint} ({exc.code})")
     except (inputs.InputError, FileExistsError, FileNotFoundError, IsADirectoryError) as exc:
         return _fail(USAGE, str(exc))

@@ -3,11 +3,14 @@
 Contract: the routes below are the public HTTP contract, described by
 ``anon_hosting/openapi.yaml`` (served at /api/openapi.yaml; docs/openapi.yaml
 links to it). Routes hold no try/except, no crypto and no paths; errors are
-raised and turned into JSON by ``http.errors``. A token in a query string is refused on
-every route, because URLs end up in logs, histories and Referer headers.
+raised and turned into JSON by ``http.errors``. A token or passphrase anywhere in a URL
+(a ``token`` or ``passphrase`` query parameter, or a path segment shaped like a token) is
+refused with 400 before anything else, on every path of the app, because URLs end up in
+logs, histories and Referer headers.
 """
 
 import hmac
+import re
 from functools import cache
 from importlib.resources import files
 
@@ -35,9 +38,17 @@ def _client() -> str:
     return request.remote_addr or "unknown"
 
 
-@api.before_request
-def _refuse_token_in_url():
-    if request.query_string and "token" in request.args:  # no query string, nothing to parse
+# Five base64url parts, as compact JWE (nginx's template has the same pattern).
+TOKEN_IN_PATH = re.compile(r"[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{8,}")
+SECRET_PARAMETERS = frozenset({"token", "passphrase"})
+
+
+@api.before_app_request
+def _refuse_secrets_in_url():
+    # An app-wide hook: it runs before routing errors are raised, so an unknown path is refused too.
+    if request.query_string and any(key.lower() in SECRET_PARAMETERS for key in request.args):
+        raise BadRequest("Tokens and passphrases must never be sent in a URL. Send them in the POST body.")
+    if TOKEN_IN_PATH.search(request.path):
         raise BadRequest("Tokens must never be sent in a URL. Send them in the POST body.")
 
 
@@ -133,8 +144,9 @@ def _fields(result: Uploaded | FileInfo) -> dict:
 
 def _credentials() -> tuple[object, str | None]:
     token, passphrase = credentials_from(request)
-    if passphrase is not None:  # a per-file limit lives in lifecycle; this one spans all files
+    if passphrase is not None:  # a per-file limit lives in lifecycle; these span all files
         ratelimit.check_attempts(_limits().passphrases, _client())
+        ratelimit.check_request(_limits().passphrase_requests, _client())
     return token, passphrase
 
 

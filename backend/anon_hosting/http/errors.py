@@ -14,8 +14,9 @@ import re
 
 from flask import Flask, Response, has_request_context, jsonify, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RequestRedirect
 
-from ..errors import AppError, BadRequest, InternalError, StorageUnavailable, TooLarge
+from ..errors import AppError, BadRequest, InternalError, NotFound, StorageUnavailable, TooLarge
 from .headers import API_HEADERS
 
 _WERKZEUG = {400: BadRequest, 413: TooLarge}
@@ -62,6 +63,8 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
+        if isinstance(exc, RequestRedirect):  # its Location is built from the client's Host header
+            return error_response(NotFound(_MESSAGES[404]))
         if exc.code in _WERKZEUG:
             return error_response(_WERKZEUG[exc.code]())
         error = AppError(_MESSAGES.get(exc.code, exc.description))

@@ -8,8 +8,10 @@ process, memory bounded by ``max_keys`` (oldest keys are dropped first).
 
 ``ClientLimits.from_config(site)`` builds the app's limiters from config
 (``None`` where a limit is off): ``uploads`` and ``tokens`` count requests to
-POST /api/files and to info/retrieve/delete; ``passphrases`` and
-``upload_password`` count failed attempts only. ``check_request`` and
+POST /api/files and to info/retrieve/delete; ``passphrase_requests`` counts
+every info or retrieve that carries a passphrase, right or wrong (each costs an
+scrypt derivation); ``passphrases`` and ``upload_password`` count failed
+attempts only. ``check_request`` and
 ``check_attempts`` raise ``RateLimited`` (429 with Retry-After). The key is
 ``request.remote_addr``, which is the peer address unless TRUSTED_PROXIES makes
 ProxyFix (wired in ``http.init_app``) take it from X-Forwarded-For. Limits are
@@ -78,13 +80,15 @@ class ClientLimits:
     tokens: RateLimiter | None
     passphrases: RateLimiter | None
     upload_password: RateLimiter | None
+    passphrase_requests: RateLimiter | None = None
 
     @classmethod
     def from_config(cls, site) -> "ClientLimits":
         def make(rate: tuple[int, int] | None) -> RateLimiter | None:
             return None if rate is None else RateLimiter(*rate)
         return cls(make(site.rate_limit_uploads), make(site.rate_limit_tokens),
-                   make(site.rate_limit_passphrases), make(site.rate_limit_upload_password))
+                   make(site.rate_limit_passphrases), make(site.rate_limit_upload_password),
+                   make(site.rate_limit_passphrase_requests))
 
     def for_endpoint(self, endpoint: str | None) -> RateLimiter | None:
         if endpoint in UPLOAD_ENDPOINTS:

@@ -5,11 +5,14 @@ Contract: ``upload_body(request, max_bytes)`` returns an ``UploadBody`` whose
 spooled to disk or memory) and raises ``BadRequest`` for a cut or malformed
 body and ``TooLarge`` past ``max_bytes``; ``fields()`` holds the option fields
 seen so far (for a raw body: query parameters, and the passphrase from the
-percent-encoded ``X-Passphrase`` header, never from the URL).
+percent-encoded ``X-Passphrase`` header, never from the URL). ``X-File-Name``
+and ``X-Passphrase`` holding raw non-ASCII bytes are refused (``BadRequest``
+naming the header), never read as Latin-1. A body that stalls past the
+server's socket timeout raises ``RequestTimeout``.
 ``finish_body(request)`` reads what an answer left unread of a body declared
 no longer than ``FINISH_LIMIT`` bytes, and never raises.
 ``credentials_from(request)`` returns the token and optional passphrase from a
-JSON or form-encoded body.
+JSON or form-encoded body; JSON nested too deeply to parse is ``BadRequest``.
 """
 
 from collections.abc import Iterator
@@ -20,7 +23,7 @@ from flask import Request
 from werkzeug.exceptions import HTTPException
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
-from ..errors import BadRequest, TooLarge, UnsupportedMediaType
+from ..errors import BadRequest, RequestTimeout, TooLarge, UnsupportedMediaType
 
 READ_SIZE = 1 << 20
 MAX_FIELDS = 8
@@ -51,20 +54,29 @@ def upload_body(request: Request, max_bytes: int) -> UploadBody:
 
 
 def credentials_from(request: Request) -> tuple[object, str | None]:
-    if request.is_json:
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            raise BadRequest('Send a JSON object like {"token": "..."}.')
-    elif request.mimetype == "application/x-www-form-urlencoded":
-        body = request.form
-    else:
-        raise UnsupportedMediaType('Send the token as JSON {"token": "..."} or as a form field named token.')
+    body = _credentials_body(request)
     token, passphrase = body.get("token"), body.get("passphrase")
     if token is None:
         raise BadRequest("The request has no token.")
     if passphrase is not None and not isinstance(passphrase, str):
         raise BadRequest("The passphrase must be a string.")
     return token, passphrase or None
+
+
+def _credentials_body(request: Request):
+    try:
+        if request.is_json:
+            body = request.get_json(silent=True)
+            if not isinstance(body, dict):
+                raise BadRequest('Send a JSON object like {"token": "..."}.')
+            return body
+        if request.mimetype == "application/x-www-form-urlencoded":
+            return request.form
+    except RecursionError:  # json's decoder recurses once per nesting level
+        raise BadRequest("The JSON body is nested too deeply.") from None
+    except TimeoutError:
+        raise RequestTimeout() from None
+    raise UnsupportedMediaType('Send the token as JSON {"token": "..."} or as a form field named token.')
 
 
 def finish_body(request: Request) -> None:
@@ -110,7 +122,10 @@ def _read(request: Request) -> Iterator[bytes]:
     """The body as it arrives; a body shorter than its Content-Length is an error, never a short file."""
     stream, expected, received = _body_stream(request), request.content_length, 0
     while True:
-        piece = stream.read(READ_SIZE)
+        try:
+            piece = stream.read(READ_SIZE)
+        except TimeoutError:
+            raise RequestTimeout() from None
         if not piece:
             break
         received += len(piece)
@@ -129,8 +144,12 @@ def _raw(request: Request) -> UploadBody:
 
 
 def _header(request: Request, name: str) -> str:
+    raw = request.headers.get(name, "")
+    if not raw.isascii():  # WSGI hands header bytes over as Latin-1: UTF-8 would arrive garbled
+        raise BadRequest(f"{name} holds raw non-ASCII characters. Percent-encode it as UTF-8 "
+                         "(encodeURIComponent in JavaScript): p%C3%A4ss for päss.")
     try:
-        return unquote(request.headers.get(name, ""), errors="strict")
+        return unquote(raw, errors="strict")
     except UnicodeDecodeError:
         raise BadRequest(f"{name} must be percent-encoded UTF-8.") from None
 

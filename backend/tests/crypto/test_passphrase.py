@@ -2,6 +2,7 @@
 
 import os
 import threading
+import time
 
 import pytest
 
@@ -28,24 +29,77 @@ def test_same_passphrase_gives_different_wrappings():
     assert pp.wrap(key, "p")[1] != pp.wrap(key, "p")[1]
 
 
-def test_derivations_are_bounded(monkeypatch):
-    running, peak, lock = [0], [0], threading.Lock()
-    real = pp.Scrypt.derive
+class _Held:
+    """Scrypt.derive replaced by a call that blocks until ``release`` is set, counting who is inside."""
 
-    def counting(self, data):
-        with lock:
-            running[0] += 1
-            peak[0] = max(peak[0], running[0])
-        try:
-            return real(self, data)
-        finally:
-            with lock:
-                running[0] -= 1
+    def __init__(self):
+        self.inside, self.peak, self.lock, self.release = 0, 0, threading.Lock(), threading.Event()
 
-    monkeypatch.setattr(pp.Scrypt, "derive", counting)
-    threads = [threading.Thread(target=pp.wrap, args=(os.urandom(32), "x")) for _ in range(6)]
+    def derive(self, data):
+        with self.lock:
+            self.inside += 1
+            self.peak = max(self.peak, self.inside)
+        self.release.wait(30)
+        with self.lock:
+            self.inside -= 1
+        return bytes(32)
+
+
+class _CountingSlots:
+    """The slot semaphore, counting the threads that have asked for a slot."""
+
+    def __init__(self, slots):
+        self._slots, self.asked, self._lock = slots, 0, threading.Lock()
+
+    def acquire(self, timeout=None):
+        with self._lock:
+            self.asked += 1
+        return self._slots.acquire(timeout=timeout)
+
+    def release(self):
+        self._slots.release()
+
+
+def _wait_for(condition, seconds=30):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the derivation threads never got there"
+        time.sleep(0.005)
+
+
+def test_derivations_are_bounded_and_a_full_queue_is_refused_at_once(monkeypatch):
+    held, slots = _Held(), _CountingSlots(pp._slots)
+    monkeypatch.setattr(pp.Scrypt, "derive", held.derive)
+    monkeypatch.setattr(pp, "_slots", slots)
+    monkeypatch.setattr(pp, "MAX_WAIT", 30)  # the queued ones wait for the holder, however slow the machine
+    outcomes = []
+    threads = [threading.Thread(target=lambda: outcomes.append(pp.wrap(os.urandom(32), "x")))
+               for _ in range(pp.MAX_CONCURRENT + pp.MAX_WAITING)]
     for t in threads:
         t.start()
+    _wait_for(lambda: slots.asked == len(threads) and held.inside == pp.MAX_CONCURRENT)
+    started = time.monotonic()
+    with pytest.raises(pp.Busy):
+        pp.wrap(os.urandom(32), "x")
+    assert slots.asked == len(threads), "a derivation past the queue must not even wait for a slot"
+    assert time.monotonic() - started < 10  # at once, not after MAX_WAIT (30 s here)
+    held.release.set()
     for t in threads:
         t.join()
-    assert peak[0] == pp.MAX_CONCURRENT
+    assert held.peak == pp.MAX_CONCURRENT and len(outcomes) == len(threads)
+
+
+def test_a_queued_derivation_gives_up_after_max_wait(monkeypatch):
+    held = _Held()
+    monkeypatch.setattr(pp.Scrypt, "derive", held.derive)
+    monkeypatch.setattr(pp, "MAX_WAIT", 0.05)
+    holder = threading.Thread(target=pp.wrap, args=(os.urandom(32), "x"))
+    holder.start()
+    _wait_for(lambda: held.inside == 1)
+    try:
+        with pytest.raises(pp.Busy):
+            pp.wrap(os.urandom(32), "x")
+    finally:
+        held.release.set()
+        holder.join()
+    assert len(pp.wrap(os.urandom(32), "y")[1]) == 48  # the slot and the queue place were given back

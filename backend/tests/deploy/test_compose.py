@@ -94,6 +94,8 @@ def test_backend_env_file_and_storage_overrides(config):
     assert env["SECRET_KEY"] == SECRET  # from env_file .env
     assert env["ENCRYPTED_FILE_STORAGE"] == "/data/files"  # overrides ./data/files
     assert env["PRIVATE_FOLDER"] == "/data/private"
+    # X-Forwarded-For is believed from the nginx service alone
+    assert (env["TRUSTED_PROXIES"], env["TRUSTED_PROXY_ADDRS"]) == ("1", "nginx")
 
 
 def test_backend_data_in_named_volumes(config):

@@ -31,7 +31,7 @@ settings.register_profile("anon-fuzz-long", settings.get_profile("anon-fuzz"), m
 FUZZ = settings.get_profile("anon-fuzz-long" if LONG else "anon-fuzz")
 
 NO_RATE_LIMITS = {"RATE_LIMIT_UPLOADS": "0", "RATE_LIMIT_TOKENS": "0", "RATE_LIMIT_PASSPHRASES": "0",
-                  "RATE_LIMIT_UPLOAD_PASSWORD": "0"}
+                  "RATE_LIMIT_UPLOAD_PASSWORD": "0", "RATE_LIMIT_PASSPHRASE_REQUESTS": "0"}
 
 
 class TreeSnapshot:

@@ -3,7 +3,8 @@
 A burst over a limit gets ``429 rate_limited`` in the JSON shape with a
 Retry-After; the limits are counted per address; X-Forwarded-For is ignored
 with TRUSTED_PROXIES=0 (a client cannot dodge its limit by inventing addresses)
-and honoured with 1 (behind our nginx, every client has its own budget).
+and honoured with 1 from TRUSTED_PROXY_ADDRS alone (behind our nginx, every
+client has its own budget; a client reaching the backend directly has one).
 """
 
 import pytest
@@ -90,12 +91,47 @@ def test_x_forwarded_for_is_ignored_without_trusted_proxies(app_config):
 
 
 def test_x_forwarded_for_from_the_trusted_proxy_is_honoured(app_config):
-    client = make_client(app_config, RATE_LIMIT_UPLOADS="3/minute", TRUSTED_PROXIES="1")
+    client = make_client(app_config, RATE_LIMIT_UPLOADS="3/minute", TRUSTED_PROXIES="1", TRUSTED_PROXY_ADDRS=PROXY)
     assert [upload(client, PROXY, xff=f"203.0.113.{n}").status_code for n in range(6)] == [201] * 6
     assert [upload(client, PROXY, xff="203.0.113.50").status_code for _ in range(4)] == [201, 201, 201, 429]
     # A client's own X-Forwarded-For comes first; nginx appends the real address, which is the one used.
     spoofed = [upload(client, PROXY, xff=f"198.18.0.{n}, 203.0.113.77").status_code for n in range(4)]
     assert spoofed == [201, 201, 201, 429]
+
+
+@pytest.mark.parametrize("peer", ["10.0.0.3", "127.0.0.1"])
+def test_x_forwarded_for_from_any_other_peer_is_ignored(app_config, peer):
+    client = make_client(app_config, RATE_LIMIT_UPLOADS="3/minute", TRUSTED_PROXIES="1",
+                         TRUSTED_PROXY_ADDRS="10.0.0.0/31,nginx.invalid")
+    answers = [upload(client, peer, xff=f"203.0.113.{n}").status_code for n in range(4)]
+    assert answers == [201, 201, 201, 429], "a peer that is not the proxy must not pick its address"
+    # the proxy's network, given as a CIDR, is still believed
+    assert [upload(client, "10.0.0.1", xff=f"203.0.113.{n}").status_code for n in range(4)] == [201] * 4
+
+
+def test_a_proxy_named_by_host_is_resolved_when_needed_and_again_after_a_while():
+    from anon_hosting.http.proxies import RESOLVE_EVERY, ProxyAddresses
+    now, answers, calls = [0.0], {"nginx": ["172.18.0.5"]}, []
+
+    def resolve(name, port, proto=0):
+        calls.append(name)
+        if name not in answers:
+            raise OSError("no such host")
+        return [(2, 1, 6, "", (addr, 0)) for addr in answers[name]]
+
+    trusted = ProxyAddresses(("nginx", "missing"), resolve=resolve, clock=lambda: now[0])
+    assert trusted.contains("172.18.0.5") and not trusted.contains("172.18.0.6")
+    assert calls == ["nginx", "missing"], "an unknown peer within RESOLVE_EVERY must not resolve again"
+    answers["nginx"] = ["172.18.0.6"]  # the proxy's container was recreated
+    now[0] += RESOLVE_EVERY
+    assert trusted.contains("172.18.0.6") and not trusted.contains("172.18.0.5")
+    assert not trusted.contains("not an address")
+
+
+@pytest.mark.parametrize("raw", ["10.0.0.0/33", "bad host!", "-nginx"])
+def test_bad_trusted_proxy_addrs_are_refused(app_config, raw):
+    with pytest.raises(ConfigError, match="TRUSTED_PROXY_ADDRS"):
+        config.load({**app_config, "TRUSTED_PROXY_ADDRS": raw})
 
 
 @pytest.mark.parametrize("raw,parsed", [
@@ -122,7 +158,8 @@ def test_defaults(app_config):
     site = config.load(app_config)
     assert (site.rate_limit_uploads, site.rate_limit_tokens) == ((30, 60), (120, 60))
     assert (site.rate_limit_passphrases, site.rate_limit_upload_password) == ((20, 600), (10, 600))
-    assert site.trusted_proxies == 0
+    assert site.trusted_proxies == 0 and site.trusted_proxy_addrs == ("127.0.0.1", "::1")
+    assert site.rate_limit_passphrase_requests == (20, 60)
 
 
 def test_the_limiter_window_slides_and_memory_is_bounded():

@@ -100,3 +100,15 @@ def test_one_allowed_download_is_one_download_across_replicas(replicas, round_):
 def _late_answer(server: GunicornServer, token: str) -> tuple[int, str | None]:
     response = requests.post(server.url("/api/files/retrieve"), json={"token": token}, timeout=30)
     return response.status_code, error_code(response)
+
+
+def test_a_one_time_download_broken_past_half_counts_on_the_other_replica(replicas):
+    a, b = replicas
+    data = os.urandom(6 * MIB)
+    answer = a.session().post(a.url("/api/files?max_downloads=1"), data=data, timeout=60,
+                              headers={"Content-Type": "application/octet-stream", "X-File-Name": "half.bin"})
+    token = answer.json()["token"]
+    with requests.post(b.url("/api/files/retrieve"), json={"token": token}, timeout=60, stream=True) as partial:
+        received = partial.raw.read(4 * MIB)  # two thirds: the server handed out at least that much
+    assert received == data[:4 * MIB]
+    assert wait_until(lambda: _late_answer(a, token) == (410, "download_limit_reached"))
