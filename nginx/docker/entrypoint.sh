@@ -1,0 +1,18 @@
+#!/bin/sh
+# Renders every TEMPLATE_DIR/*.template into CONF_DIR with envsubst, replacing only the variables
+# that are set (nginx's own $host, $uri stay), as the official nginx image does; then runs "$@".
+set -eu
+TEMPLATE_DIR=${NGINX_TEMPLATE_DIR:-/etc/nginx/templates}
+CONF_DIR=${NGINX_CONF_DIR:-/tmp/nginx/conf.d}
+WORK_DIR=$(dirname "$CONF_DIR")
+
+mkdir -p "$CONF_DIR" "$WORK_DIR/client_body" "$WORK_DIR/proxy" "$WORK_DIR/fastcgi" \
+    "$WORK_DIR/uwsgi" "$WORK_DIR/scgi"
+defined=$(env | sed -n 's/^\([A-Za-z_][A-Za-z0-9_]*\)=.*/${\1}/p' | tr '\n' ' ')
+for template in "$TEMPLATE_DIR"/*.template; do
+    [ -e "$template" ] || continue
+    name=$(basename "$template" .template)
+    envsubst "$defined" < "$template" > "$CONF_DIR/$name"
+    echo "entrypoint.sh: rendered $template to $CONF_DIR/$name" >&2
+done
+exec "$@"
