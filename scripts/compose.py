@@ -9,7 +9,8 @@ Contract:
   ``backend`` only when it loads its configuration.
 - ``python3 scripts/compose.py down [--volumes]`` stops and removes the stack (every profile);
   the named volumes stay unless ``--volumes``.
-- ``python3 scripts/compose.py compose ARGS...`` runs the compose client as ``up`` would.
+- ``python3 scripts/compose.py compose ARGS...`` runs the compose client as ``up`` would;
+  ``python3 scripts/compose.py url`` prints the running site's URL.
 - ``Compose`` is the same as a class, for the tests in deploy/.
 - The engine is Docker (``docker compose``) when ``docker info`` answers. Otherwise, on Debian as
   root, podman is installed and configured: runc, podman/containers.conf (CONTAINERS_CONF),
@@ -182,6 +183,11 @@ class Compose:
         published = self.compose("port", "nginx", "8080", capture=True).stdout.strip().splitlines()[0]
         return f"http://127.0.0.1:{published.rsplit(':', 1)[1]}"
 
+    def exec(self, name: str, *cmd: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+        interactive = ["--interactive"] if stdin is not None else []
+        return run([self.engine, "exec", *interactive, name, *cmd], env=self.env, capture=True, check=check,
+                   stdin=stdin)
+
     def logs(self, name: str) -> str:
         result = run([self.engine, "logs", name], env=self.env, capture=True)
         return result.stdout + result.stderr
@@ -336,6 +342,7 @@ def main(argv: list[str]) -> int:
     down = sub.add_parser("down")
     down.add_argument("--volumes", action="store_true")
     sub.add_parser("compose")
+    sub.add_parser("url")
     for command in (up, down):
         command.add_argument("-f", "--file", action="append", default=[])
     args, rest = parser.parse_known_args(argv)
@@ -345,6 +352,11 @@ def main(argv: list[str]) -> int:
         stack = Compose()
         stack.prepare()
         return stack.compose(*rest, check=False).returncode
+    if args.command == "url":
+        stack = Compose()
+        stack.prepare()
+        print(stack.url())
+        return 0
     stack = Compose(args.file)
     if args.command == "down":
         if stack.engine == "podman" and not _socket_answers():
