@@ -15,4 +15,19 @@ for template in "$TEMPLATE_DIR"/*.template; do
     envsubst "$defined" < "$template" > "$CONF_DIR/$name"
     echo "entrypoint.sh: rendered $template to $CONF_DIR/$name" >&2
 done
+
+# REAL_IP_FROM: addresses or CIDRs of a proxy in front (TLS) whose X-Forwarded-For names the client;
+# nginx then keys its limits on, logs and forwards that client, not the proxy. Unset: the peer.
+rm -f "$CONF_DIR/real-ip.conf"
+if [ -n "${REAL_IP_FROM:-}" ]; then
+    case "$REAL_IP_FROM" in
+        *[!0-9A-Fa-f.:/,\ ]*)
+            echo "entrypoint.sh: REAL_IP_FROM takes addresses or CIDRs separated by commas" >&2
+            exit 1 ;;
+    esac
+    for address in $(echo "$REAL_IP_FROM" | tr ',' ' '); do
+        echo "set_real_ip_from $address;"
+    done > "$CONF_DIR/real-ip.conf"
+    echo "real_ip_header X-Forwarded-For;" >> "$CONF_DIR/real-ip.conf"
+fi
 exec "$@"

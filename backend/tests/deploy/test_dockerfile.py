@@ -75,6 +75,24 @@ def test_nginx_entrypoint_renders_the_real_template(tmp_path):
     assert "server backend:8000;" in result.stdout and "$binary_remote_addr" in result.stdout
 
 
+def test_nginx_entrypoint_trusts_only_the_proxy_named_in_real_ip_from(tmp_path):
+    result = _render(tmp_path, "x\n", REAL_IP_FROM="10.89.0.0/16, 192.0.2.1")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out" / "conf.d" / "real-ip.conf").read_text() == (
+        "set_real_ip_from 10.89.0.0/16;\nset_real_ip_from 192.0.2.1;\nreal_ip_header X-Forwarded-For;\n")
+
+
+def test_nginx_entrypoint_refuses_a_real_ip_from_that_is_not_addresses(tmp_path):
+    result = _render(tmp_path, "x\n", REAL_IP_FROM="10.0.0.1; include /etc/passwd")
+    assert result.returncode == 1 and "REAL_IP_FROM" in result.stderr
+    assert not (tmp_path / "out" / "conf.d" / "real-ip.conf").exists()
+
+
+def test_nginx_entrypoint_without_real_ip_from_trusts_no_header(tmp_path):
+    assert _render(tmp_path, "x\n").returncode == 0
+    assert not (tmp_path / "out" / "conf.d" / "real-ip.conf").exists()
+
+
 LOGIN = {"AWS_ACCESS_KEY_ID": "anon-hosting", "AWS_SECRET_ACCESS_KEY": "s3cret-0123456789", "S3_BUCKET": "files"}
 
 
