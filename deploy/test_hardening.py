@@ -23,6 +23,16 @@ def test_every_nginx_process_runs_as_www_data(stack):
         assert owners and set(owners) == {"33"}, owners
 
 
+@pytest.mark.parametrize("service", ["backend", "nginx"])
+def test_no_capabilities_and_no_new_privileges(stack, service):
+    """cap_drop: ALL empties even the bounding set; no-new-privileges holds for every process."""
+    for name in stack.containers(service):
+        status = dict(line.split(":\t", 1) for line in stack.exec(name, "cat", "/proc/1/status").stdout.splitlines()
+                      if ":\t" in line)
+        assert status["CapBnd"].strip() == status["CapEff"].strip() == "0000000000000000", name
+        assert status["NoNewPrivs"].strip() == "1", name
+
+
 @pytest.mark.parametrize("path", ["/app/new-file", "/opt/venv/new-file", "/etc/new-file", "/data/new-file"])
 def test_backend_cannot_write_its_root_filesystem(stack, backends, path):
     for name in backends:
