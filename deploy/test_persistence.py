@@ -1,14 +1,20 @@
-"""Stored files survive `down` and `up`, an image rebuild, and a killed gunicorn master."""
+"""Stored files survive `down` and `up`, an image rebuild, a killed gunicorn master, and the
+README's backup and restore."""
 
 import os
+import shlex
 import signal
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
+import requests
 
 from helpers import random_bytes, retrieve, sha256, upload
 
 RESTART_TIMEOUT = 120
+README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +70,52 @@ def test_files_survive_a_killed_gunicorn_master(stack, site, stored):
         time.sleep(0.5)
     with stack.health_checks():
         stack.wait_healthy(RESTART_TIMEOUT)
+    stack.wait_serving(RESTART_TIMEOUT)
     assert stack.containers("backend") == [backend]  # the same container, restarted
     assert int(stack.inspect(backend, "{{.State.Pid}}")) != master
     assert_all_retrievable(site, stored)
+
+
+def _readme_block(after: str) -> str:
+    """The first ```sh block after a heading in README.md's production section."""
+    text = README.read_text()
+    block = text[text.index(after):].split("```sh\n", 1)[1].split("```", 1)[0]
+    assert "docker" in block
+    return block
+
+
+def _as_run_here(stack, block: str) -> str:
+    """README's commands for this engine and project: `docker compose` is the compose client
+    scripts/compose.py uses, `docker run` the engine's, and the volume names carry the project."""
+    compose = " ".join(shlex.quote(part) for part in stack.compose_cmd())
+    return (block.replace("docker compose", compose).replace("docker run", f"{stack.engine} run")
+            .replace("anon-hosting_", f"{stack.project}_"))
+
+
+def test_the_readme_backup_and_restore_bring_back_the_files(stack, tmp_path):
+    site = stack.url()
+    kept = random_bytes(100_000)
+    kept_answer = upload(site, kept, "backed-up.bin")
+    try:
+        _run_readme_block(stack, "**Backups.**", tmp_path)
+        assert (tmp_path / "backups" / "anon-hosting.tar.gz").stat().st_size > 0
+        later = upload(site, b"after the backup", "later.bin")["token"]
+        deleted = requests.post(f"{site}/api/files/delete", data={"token": kept_answer["owner_token"]}, timeout=30)
+        assert deleted.status_code == 204 and retrieve(site, kept_answer["token"]).status_code == 404
+        _run_readme_block(stack, "To restore", tmp_path)
+    finally:
+        stack.compose("start", "backend")  # a failed step above may have left it stopped
+        with stack.health_checks():
+            stack.wait_healthy()
+        stack.wait_serving()
+    restored = retrieve(site, kept_answer["token"])
+    assert restored.status_code == 200 and sha256(restored.content) == sha256(kept)
+    assert retrieve(site, later).status_code == 404  # the volumes hold the backup's state, nothing newer
+
+
+def _run_readme_block(stack, heading, folder):
+    subprocess.run(["bash", "-euc", _as_run_here(stack, _readme_block(heading))], cwd=folder, env=stack.env,
+                   check=True, timeout=300)
+    with stack.health_checks():
+        stack.wait_healthy()
+    stack.wait_serving()  # nginx's entrypoint follows the backend's new address

@@ -3,7 +3,8 @@
 Contract:
 - ``python3 scripts/compose.py up [--no-build] [--no-cache] [-f FILE]... [-- COMPOSE_UP_ARGS]``
   writes .env when it is missing (scripts/ensure_env.py), builds the images, starts the stack
-  detached, waits until every container is running and healthy, and prints the site's URL.
+  detached, waits until every container is running and healthy and the site answers through
+  nginx, and prints the site's URL.
   Extra ``-f`` files are applied over docker-compose.yml; arguments after ``--`` go to
   ``compose up`` (``-- --scale backend=2``). Scaling the backend reloads nginx, which resolves
   ``backend`` only when it loads its configuration.
@@ -37,6 +38,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -133,6 +136,7 @@ class Compose:
                 self.wait_healthy(timeout)
                 self.reload_nginx()
             self.wait_healthy(timeout)
+        self.wait_serving(timeout)
 
     def down(self, *, volumes: bool = False) -> None:
         self.compose("--profile", "s3", "down", "--remove-orphans", *(["--volumes"] if volumes else []))
@@ -177,6 +181,21 @@ class Compose:
                 return
             if time.monotonic() > deadline:
                 raise RuntimeError(f"not healthy after {timeout:.0f} s: {states}")
+            time.sleep(1)
+
+    def wait_serving(self, timeout: float = HEALTH_TIMEOUT) -> None:
+        """Until GET /api/health answers 200 through nginx (its upstream addresses may lag a restart)."""
+        health = self.url() + "/api/health"
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(health, timeout=5) as answer:  # noqa: S310 - our own http URL
+                    if answer.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{health} did not answer 200 within {timeout:.0f} s")
             time.sleep(1)
 
     def url(self) -> str:

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Renders every TEMPLATE_DIR/*.template into CONF_DIR with envsubst, replacing only the variables
-# that are set (nginx's own $host, $uri stay), as the official nginx image does; then runs "$@".
+# that are set (nginx's own $host, $uri stay), as the official nginx image does; then runs "$@",
+# and when that is nginx, watches BACKEND_ADDR's name (see watch_backend).
 set -eu
 TEMPLATE_DIR=${NGINX_TEMPLATE_DIR:-/etc/nginx/templates}
 CONF_DIR=${NGINX_CONF_DIR:-/tmp/nginx/conf.d}
@@ -29,5 +30,27 @@ if [ -n "${REAL_IP_FROM:-}" ]; then
         echo "set_real_ip_from $address;"
     done > "$CONF_DIR/real-ip.conf"
     echo "real_ip_header X-Forwarded-For;" >> "$CONF_DIR/real-ip.conf"
+fi
+# The addresses a name resolves to, sorted, on one line.
+resolve() {
+    getent ahosts "$1" | awk '{print $1}' | sort -u | tr '\n' ' '
+}
+
+# nginx resolves upstream names only when it loads its configuration: reload it whenever the
+# backend's addresses change (a replica added or removed, a container started with a new address).
+watch_backend() {
+    host=${BACKEND_ADDR%:*}
+    last=$(resolve "$host")
+    while sleep "${BACKEND_WATCH_SECONDS:-2}"; do
+        now=$(resolve "$host")
+        if [ -n "$now" ] && [ "$now" != "$last" ] && nginx -s reload; then
+            echo "entrypoint.sh: $host is now at $now; nginx reloaded" >&2
+            last=$now
+        fi
+    done
+}
+
+if [ "${1:-}" = nginx ] && [ -n "${BACKEND_ADDR:-}" ]; then
+    watch_backend &
 fi
 exec "$@"
