@@ -3,8 +3,9 @@
 ``stack`` is the project `make compose-up` started, driven through scripts/compose.py, with
 deploy/test-settings.yml applied over docker-compose.yml (the Makefile applies it before the
 e2e journeys). The modules run in file-name order, and it matters: test_hardening and test_logs
-look at the containers the journeys have just used; test_persistence and test_replicas stop,
-rebuild, kill and rescale them; test_s3_profile runs a project of its own beside them.
+look at the containers the journeys have just used (a recreated container's log starts empty);
+test_operations, test_persistence, test_real_ip and test_replicas rotate keys, stop, rebuild,
+kill, reconfigure and rescale them; test_s3_profile runs a project of its own beside them.
 """
 
 from __future__ import annotations

@@ -378,9 +378,11 @@ def main(argv: list[str]) -> int:
         return 0
     stack = Compose(args.file)
     if args.command == "down":
-        if stack.engine == "podman" and not _socket_answers():
+        if stack.engine == "podman":
+            if not shutil.which("podman"):
+                return 0  # nothing was ever started here
             _ensure_podman_service(stack.env)
-        _ensure_compose_client() if stack.engine == "podman" else None
+            _ensure_compose_client()
         stack.down(volumes=args.volumes)
         stop_podman_service()
         return 0
