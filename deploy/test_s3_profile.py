@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import access_lines, random_bytes, retrieve, sha256, upload
+from helpers import JWE, access_lines, random_bytes, retrieve, sha256, upload
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 from compose import Compose  # noqa: E402
@@ -83,3 +83,11 @@ def test_a_one_time_download_raced_across_replicas_is_served_once(s3_stack, roun
         assert refused.status_code in (409, 410), refused.text
         assert json.loads(refused.text)["error"]["code"] in ("download_in_progress", "download_limit_reached")
     assert retrieve(site, token).status_code == 410
+
+
+def test_no_token_in_any_log_of_the_s3_project(s3_stack):
+    """SeaweedFS sees object names and the backends see tokens: neither may log one."""
+    logs = {name: s3_stack.logs(name) for name in s3_stack.containers()}
+    assert any("POST /api/files/retrieve" in text for text in logs.values())
+    for name, text in logs.items():
+        assert not JWE.findall(text), f"{name} logged a token"
