@@ -155,7 +155,7 @@ compose-test: setup system-deps
 	$(PYTHON) scripts/compose.py up --no-build -f deploy/test-settings.yml || rc=1; \
 	if [ $$rc = 0 ]; then \
 		E2E_BASE_URL=$$($(PYTHON) scripts/compose.py url) $(VENV)/bin/pytest e2e $(E2E_OWN_STACKS) || rc=1; \
-		$(VENV)/bin/pytest deploy || rc=1; \
+		$(VENV)/bin/pytest deploy --durations=8 || rc=1; \
 	fi; \
 	$(PYTHON) scripts/compose.py up --no-build || rc=1; \
 	exit $$rc

@@ -111,7 +111,7 @@ class Compose:
 
     # -- life cycle ----------------------------------------------------------------
 
-    def build(self, *, no_cache: bool = False, services: list[str] | None = None) -> None:
+    def build(self, *, no_cache: bool = False, services: list[str] | None = None, label: str | None = None) -> None:
         config = self.config()
         for name, service in config["services"].items():
             if "build" not in service or (services and name not in services):
@@ -126,6 +126,8 @@ class Compose:
                 cmd += ["--secret", f"id=ca_bundle,src={ca_bundle}"]
             if no_cache:
                 cmd.append("--no-cache")
+            if label:
+                cmd += ["--label", label]
             log(f"building {config['name']}-{name}")
             run([*cmd, build["context"]], env=self.env)
 
