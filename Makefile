@@ -5,7 +5,7 @@ SHELL := /bin/bash
 
 # The interpreter the venv is made from: the system's /usr/bin/python3 when it is 3.11 or newer
 # and can make venvs (Debian and Ubuntu build it with profile-guided and link-time optimisation,
-# as the official Docker image used in production is built), else the first python3 on PATH.
+# as is the python3 of the production image, backend/Dockerfile), else the first python3 on PATH.
 # A self-built one (pyenv's default) runs this app's requests with about 18 % more CPU
 # (docs/performance.md, step 13). `make setup PYTHON=/path/to/python3` picks another.
 SYSTEM_PYTHON := /usr/bin/python3
