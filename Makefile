@@ -5,7 +5,7 @@ SHELL := /bin/bash
 
 # The interpreter the venv is made from: the system's /usr/bin/python3 when it is 3.11 or newer
 # and can make venvs (Debian and Ubuntu build it with profile-guided and link-time optimisation,
-# as the official Docker image used in production is built), else the first python3 on PATH.
+# as is the python3 of the production image, backend/Dockerfile), else the first python3 on PATH.
 # A self-built one (pyenv's default) runs this app's requests with about 18 % more CPU
 # (docs/performance.md). `make setup PYTHON=/path/to/python3` picks another.
 SYSTEM_PYTHON := /usr/bin/python3
@@ -33,7 +33,8 @@ SERVE = HOST=$(HOST) PORT=$(PORT) exec $(VPY) scripts/stack.py run
 # Node.js; `make test` installs the locked npm package to check that it is the same file.
 NPM_STAMP := $(STAMPS)/npm
 
-.PHONY: help setup system-deps run test lint audit lock bench bench-instructions clean
+.PHONY: help setup system-deps run test lint audit lock bench bench-instructions clean \
+	compose-up compose-down compose-test
 
 help:
 	@echo "make setup        .venv with the Python deps (hash-checked) and .env with a random SECRET_KEY"
@@ -45,6 +46,9 @@ help:
 	@echo "make lock         move backend/requirements*.lock to the current releases, with hashes"
 	@echo "make bench        throughput, memory and small files vs the machine's limits (BENCH_ARGS=--large adds 1 GiB)"
 	@echo "make bench-instructions  instructions per small-file round trip, ours vs bare Flask (needs valgrind)"
+	@echo "make compose-up   build and start docker-compose.yml (Docker, or podman where none answers) on HTTP_PORT (8080)"
+	@echo "make compose-test the checks of the running compose stack (restarts, rebuilds and rescales it)"
+	@echo "make compose-down stop the compose stack; VOLUMES=1 also deletes its volumes (every stored file)"
 	@echo "make clean        remove .venv and .stamps (keeps .env, data/ and frontend/node_modules/)"
 
 # ensure_env.py is silent and quick when .env is already fine.
@@ -103,7 +107,7 @@ test: setup system-deps $(NPM_STAMP)
 # Settings live in backend/pyproject.toml ([tool.ruff], [tool.bandit]).
 lint: setup
 	cd backend && ../$(VENV)/bin/ruff check anon_hosting tests
-	$(VENV)/bin/ruff check bench scripts e2e
+	$(VENV)/bin/ruff check bench scripts e2e deploy
 	cd backend && ../$(VENV)/bin/bandit -q -c pyproject.toml -r anon_hosting
 
 # Its own verdict, apart from `make test`: it fails only on a known advisory in a runtime pin (LOCK)
@@ -131,6 +135,31 @@ lock: $(STAMPS)/uv/bin/uv
 $(STAMPS)/uv/bin/uv:
 	$(PYTHON) -m venv $(STAMPS)/uv
 	$(STAMPS)/uv/bin/pip install --quiet uv==$(UV_VERSION)
+
+# The production stack. scripts/compose.py uses `docker compose` when a Docker engine answers, else
+# installs and configures podman (Debian, as root); it needs only python3, not `make setup`.
+compose-up:
+	$(PYTHON) scripts/compose.py up
+
+compose-down:
+	$(PYTHON) scripts/compose.py down $(if $(filter 1 yes true,$(VOLUMES)),--volumes)
+
+# Journeys that start stacks of their own (other limits, an upload password, a dead backend)
+# test scripts/stack.py's stack, not the compose one: `make test` runs them.
+E2E_OWN_STACKS := --ignore=e2e/test_rate_limit.py --ignore=e2e/test_upload_password.py \
+	--deselect e2e/test_security_headers.py::test_backend_down_is_json_502
+
+# The e2e journeys against the compose site under deploy/test-settings.yml, then deploy/ (hardening,
+# logs, persistence, replicas, the s3 profile); the stack is put back as compose-up left it, whatever failed.
+compose-test: setup system-deps
+	@rc=0; \
+	$(PYTHON) scripts/compose.py up --no-build -f deploy/test-settings.yml || rc=1; \
+	if [ $$rc = 0 ]; then \
+		E2E_BASE_URL=$$($(PYTHON) scripts/compose.py url) $(VENV)/bin/pytest e2e $(E2E_OWN_STACKS) || rc=1; \
+		$(VENV)/bin/pytest deploy --durations=8 || rc=1; \
+	fi; \
+	$(PYTHON) scripts/compose.py up --no-build || rc=1; \
+	exit $$rc
 
 clean:
 	rm -rf $(VENV) $(STAMPS)

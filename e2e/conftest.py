@@ -12,6 +12,10 @@ starts its own stacks with tight ones.
 
 E2E_NGINX=0 runs the same journeys against gunicorn alone (FRONTEND_DIR),
 the fallback scripts/stack.py uses where nginx is not installed.
+
+E2E_BASE_URL=http://host:port runs them against a site that is already up
+instead (`make compose-test`: the compose stack, with deploy/test-settings.yml
+giving it the same upload limit and rate limits as the stack here).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import os
 import secrets
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect
@@ -45,8 +50,21 @@ CHROMIUM_ARGS = [
 ]
 
 
+class RunningSite:
+    """A site started elsewhere, seen through its URL (nginx in front, as in production)."""
+
+    use_nginx = True
+
+    def __init__(self, url: str):
+        self.url = url.rstrip("/")
+        self.web_port = urlsplit(self.url).port or 80
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
+    if os.environ.get("E2E_BASE_URL"):
+        yield RunningSite(os.environ["E2E_BASE_URL"])
+        return
     root = tmp_path_factory.mktemp("stack")
     env = {
         "ANON_HOSTING_ENV_FILE": "/dev/null",
