@@ -7,6 +7,7 @@
  */
 
 import { formatDuration } from './format.js';
+import { t } from './i18n.js';
 
 const PRESETS = [3600, 86400, 7 * 86400, 30 * 86400];
 
@@ -19,7 +20,7 @@ export function expiryChoices({ default_expires_in: byDefault, max_expires_in: m
     .sort((a, b) => (a || Infinity) - (b || Infinity))
     .map((seconds) => ({
       seconds,
-      label: seconds ? formatDuration(seconds) : 'Never expire',
+      label: seconds ? formatDuration(seconds) : t('upload.expiry.never'),
       selected: seconds === (byDefault ?? PRESETS[2]),
     }));
 }

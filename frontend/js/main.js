@@ -2,12 +2,13 @@
  * main.js — wires the page together.
  *
  * Reads a share link's #token (and wipes it from the address bar at once),
- * loads the server's config, builds each part and routes their events:
+ * loads the page's language (i18n.js) and the server's config, builds each part and routes their events:
  * parts send CustomEvents up, main.js hands data down.
  */
 
 import { getConfig } from './api.js';
 import { initDropzones } from './dropzone.js';
+import { bindSwitcher, startLanguage, useLanguage } from './i18n.js';
 import { Result } from './result.js';
 import { Retrieve } from './retrieve.js';
 import { Upload } from './upload.js';
@@ -30,8 +31,10 @@ function showSiteName(name) {
   for (const el of document.querySelectorAll('[data-site-name]')) el.textContent = name;
 }
 
-function main() {
+async function main() {
   const linkToken = takeTokenFromHash();
+  await useLanguage(startLanguage());
+  bindSwitcher(document.querySelector('[data-language]'));
   const upload = Upload(document.querySelector('[data-part="upload"]'));
   const result = Result(
     document.querySelector('[data-part="result"]'),
@@ -64,10 +67,10 @@ function main() {
   );
   window.addEventListener('hashchange', () => {
     const token = takeTokenFromHash();
-    if (token) retrieve.lookup(token, 'the share link');
+    if (token) retrieve.lookup(token, { key: 'retrieve.source.link' });
   });
 
-  if (linkToken) retrieve.lookup(linkToken, 'the share link');
+  if (linkToken) retrieve.lookup(linkToken, { key: 'retrieve.source.link' });
   getConfig()
     .then((config) => {
       showSiteName(config.website_name);

@@ -11,6 +11,7 @@
 
 import { deleteFile } from './api.js';
 import { copyText, flash, saveTextFile } from './handoff.js';
+import { t } from './i18n.js';
 
 // The file is gone either way: treat these like a successful delete.
 const ALREADY_GONE = new Set(['not_found', 'expired', 'download_limit_reached']);
@@ -28,15 +29,15 @@ export function OwnerToken(root, notice) {
   part('copy-owner').addEventListener('click', async (event) => {
     const button = event.currentTarget;
     if (await copyText(stored.owner_token, field)) {
-      notice.success('Owner token copied to the clipboard. Keep it to yourself.');
-      flash(button, 'Copied');
+      notice.success(t('owner.copied'));
+      flash(button);
     } else {
       notice.error('clipboard');
     }
   });
   part('save-owner').addEventListener('click', () => {
     saveTextFile(`${stored.name}.owner.jwe`, stored.owner_token);
-    notice.success(`Saved “${stored.name}.owner.jwe”. Keep it; do not send it to the recipient.`);
+    notice.success(t('owner.saved', { file: `${stored.name}.owner.jwe` }));
   });
   deleteButton.addEventListener('click', () => asking(true));
   no.addEventListener('click', () => asking(false));
@@ -55,7 +56,7 @@ export function OwnerToken(root, notice) {
     if (deleting || !stored) return;
     deleting = true;
     root.setAttribute('aria-busy', 'true');
-    notice.info('Deleting…');
+    notice.info(t('owner.deleting'));
     try {
       await deleteFile(stored.owner_token);
       done(false);

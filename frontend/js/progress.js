@@ -7,6 +7,7 @@
  */
 
 import { formatBytes, formatSpeed, formatTimeLeft } from './format.js';
+import { language, t } from './i18n.js';
 
 const WINDOW_MS = 3000;
 const TEXT_EVERY_MS = 250;
@@ -35,8 +36,8 @@ export function Progress(root) {
     bar.value = 0;
     bar.max = 100;
     percent.textContent = '0%';
-    bytes.textContent = `0 bytes of ${formatBytes(file.size)}`;
-    speed.textContent = 'Starting…';
+    bytes.textContent = t('progress.bytes', { loaded: formatBytes(0), total: formatBytes(file.size) });
+    speed.textContent = t('progress.starting');
   }
 
   function update(loaded, total) {
@@ -47,17 +48,17 @@ export function Progress(root) {
     if (now - lastText < TEXT_EVERY_MS && loaded < total) return;
     lastText = now;
     const perSecond = rate(now);
-    percent.textContent = `${Math.floor(share)}%`;
-    bytes.textContent = `${formatBytes(loaded)} of ${formatBytes(total)}`;
+    percent.textContent = new Intl.NumberFormat(language(), { style: 'percent', maximumFractionDigits: 0 }).format(Math.floor(share) / 100);
+    bytes.textContent = t('progress.bytes', { loaded: formatBytes(loaded), total: formatBytes(total) });
     speed.textContent = perSecond
-      ? `${formatSpeed(perSecond)} · ${formatTimeLeft((total - loaded) / perSecond)}`
-      : 'Measuring speed…';
+      ? t('progress.speed', { speed: formatSpeed(perSecond), left: formatTimeLeft((total - loaded) / perSecond) })
+      : t('progress.measuring');
   }
 
   function finishing() {
     bar.value = 100;
     percent.textContent = '100%';
-    speed.textContent = 'Encrypting and saving…';
+    speed.textContent = t('progress.finishing');
   }
 
   return { start, update, finishing };

@@ -15,6 +15,7 @@
 import { downloadFile, getFileInfo } from './api.js';
 import { bindPicker } from './dropzone.js';
 import { formatDownloadsLeft, formatExpiry, formatSize } from './format.js';
+import { t } from './i18n.js';
 import { messageFor, Notice } from './messages.js';
 import { Unlock } from './unlock.js';
 
@@ -39,14 +40,15 @@ export function Retrieve(root) {
   const unlock = Unlock(part('unlock'));
   let token = null;
   let passphrase = '';
-  let source = '';
+  let source = null; // {key, name?}: where the token came from, as a catalog key
   let busy = false;
   let recheck = 0;
+  let shown = null; // the info on screen, redrawn when the language changes
 
   bindPicker(part('choose'), part('input'));
   part('form').addEventListener('submit', (event) => {
     event.preventDefault();
-    lookup(field.value, 'the pasted token');
+    lookup(field.value, { key: 'retrieve.source.pasted' });
   });
   root.addEventListener('dropzone:file', (event) => readJweFile(event.detail.file));
   root.addEventListener('dropzone:refused', (event) => notice.error(event.detail.code));
@@ -54,11 +56,14 @@ export function Retrieve(root) {
   root.addEventListener('unlock:reset', reset);
   downloadButton.addEventListener('click', download);
   part('reset').addEventListener('click', reset);
+  document.addEventListener('i18n:changed', () => {
+    if (shown && !info.hidden) showInfo(shown);
+  });
 
   async function readJweFile(file) {
     const text = file.size <= MAX_JWE_FILE_BYTES ? await file.text() : '';
     if (!tokenFrom(text)) return notice.error('not_a_jwe');
-    lookup(text, `“${file.name}”`);
+    lookup(text, { key: 'retrieve.source.file', name: file.name });
   }
 
   /** Run `task` unless another one is running; aria-busy meanwhile. */
@@ -80,7 +85,7 @@ export function Retrieve(root) {
     if (!candidate) return notice.error('empty_token');
     return exclusive(async () => {
       clearTimeout(recheck);
-      notice.info('Checking the token…');
+      notice.info(t('retrieve.checking'));
       try {
         found(await getFileInfo(candidate), candidate, from);
       } catch (error) {
@@ -100,7 +105,7 @@ export function Retrieve(root) {
       return notice.error('passphrase_missing');
     }
     return exclusive(async () => {
-      notice.info('Checking the passphrase…');
+      notice.info(t('retrieve.checkingPassphrase'));
       try {
         found(await getFileInfo(token, given), token, source, given);
       } catch (error) {
@@ -115,7 +120,7 @@ export function Retrieve(root) {
     [token, source, passphrase] = [foundToken, from, given];
     unlock.hide();
     showInfo(details);
-    notice.success(`Found “${details.name}”. Nothing is downloaded until you click Download.`);
+    notice.success(t('retrieve.found', { name: details.name }));
   }
 
   function download() {
@@ -124,7 +129,7 @@ export function Retrieve(root) {
       try {
         const details = await downloadFile(token, passphrase);
         showInfo(details);
-        notice.success(`Downloading “${details.name}”. Your browser shows the progress.`);
+        notice.success(t('retrieve.downloading', { name: details.name }));
         if (typeof details.downloads_left === 'number') recheckLater(details.downloads_left, 0);
       } catch (error) {
         if (GONE.has(error.code)) forget();
@@ -151,20 +156,23 @@ export function Retrieve(root) {
   }
 
   function usedUp() {
-    part('heading').textContent = 'Downloaded: no downloads left';
-    part('downloads').textContent = '0 (already downloaded)';
+    shown = null;
+    part('heading').textContent = t('retrieve.usedUp.title');
+    part('downloads').textContent = t('retrieve.usedUp.count');
     downloadButton.hidden = true;
-    notice.info(`“${part('name').textContent}” was downloaded. That was the last download allowed, so the file is gone from the server now.`);
+    notice.info(t('retrieve.usedUp.notice', { name: part('name').textContent }));
   }
 
   function showInfo(details) {
+    shown = details;
     part('name').textContent = details.name;
     part('size').textContent = formatSize(details.size);
     part('size').dataset.bytes = String(details.size);
     part('expires').textContent = formatExpiry(details.expires_at);
     part('downloads').textContent = formatDownloadsLeft(details.downloads_left);
-    part('heading').textContent = 'Ready to download';
-    part('source').textContent = `From ${source}.${passphrase ? ' Unlocked with its passphrase.' : ''}`;
+    part('heading').textContent = t('retrieve.ready');
+    const from = t(source.key, source);
+    part('source').textContent = passphrase ? `${from} ${t('retrieve.unlocked')}` : from;
     downloadButton.hidden = false;
     const wasHidden = info.hidden;
     info.hidden = false;
@@ -174,6 +182,7 @@ export function Retrieve(root) {
   /** Drop the token, its passphrase and anything shown about it. */
   function forget() {
     clearTimeout(recheck);
+    shown = null;
     token = null;
     passphrase = '';
     info.hidden = true;

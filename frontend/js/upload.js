@@ -14,6 +14,7 @@ import { uploadFile } from './api.js';
 import { bindPicker } from './dropzone.js';
 import { fillExpirySelect } from './expiry.js';
 import { formatBytes, formatDuration } from './format.js';
+import { t } from './i18n.js';
 import { messageFor, Notice } from './messages.js';
 import { Progress } from './progress.js';
 import { bindReveal } from './reveal.js';
@@ -78,17 +79,35 @@ export function Upload(root) {
   /** Data down from main.js: the server's limits. */
   function configure(serverConfig) {
     config = serverConfig;
+    delete limits.dataset.i18n;
     fillExpirySelect(expiry, config);
     part('password-field').hidden = !config.upload_password_required;
     if (config.upload_password_required && !password.value) password.value = remembered();
-    const longest = config.max_expires_in ? ` Kept for up to ${formatDuration(config.max_expires_in)}.` : '';
-    limits.textContent = `Up to ${formatBytes(config.max_upload_bytes)} per file.${longest}`;
+    showLimits();
     setState('idle');
+  }
+
+  function showLimits() {
+    if (!config) return;
+    const size = formatBytes(config.max_upload_bytes);
+    limits.textContent = config.max_expires_in
+      ? t('upload.limits.longest', { size, duration: formatDuration(config.max_expires_in) })
+      : t('upload.limits', { size });
+  }
+
+  /** Redraw what depends on the language: the limits and the expiry choices. */
+  function relabel() {
+    if (!config) return;
+    const chosen = expiry.value;
+    fillExpirySelect(expiry, config);
+    expiry.value = chosen;
+    showLimits();
   }
 
   function disable(code) {
     config = null;
-    limits.textContent = 'Uploads are unavailable.';
+    limits.dataset.i18n = 'upload.unavailable';
+    limits.textContent = t('upload.unavailable');
     setState('idle');
     notice.error(code);
   }
@@ -108,7 +127,7 @@ export function Upload(root) {
 
   async function send(file) {
     if (refuse(file) !== false) return;
-    notice.info(`Encrypting and sending “${file.name}”…`);
+    notice.info(t('upload.sending', { name: file.name }));
     progress.start(file);
     setState('uploading');
     current = uploadFile(file, {
@@ -132,7 +151,7 @@ export function Upload(root) {
     if (config.upload_password_required) remember(password.value);
     passphrase.value = '';
     reveal.hideAll();
-    notice.success(`“${stored.name}” is encrypted and stored.`);
+    notice.success(t('upload.stored', { name: stored.name }));
     root.dispatchEvent(new CustomEvent('upload:done', { bubbles: true, detail: stored }));
   }
 
@@ -154,5 +173,6 @@ export function Upload(root) {
   }
 
   setState('idle');
+  document.addEventListener('i18n:changed', relabel);
   return { configure, disable, focus: () => pickButton.focus() };
 }
