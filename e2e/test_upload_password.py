@@ -53,3 +53,16 @@ def test_upload_password(page, locked_stack):
     expect(page.get_by_label("Upload password")).to_have_value(PASSWORD)
     drop_file(page, "b.txt", b"again")
     expect(page.locator("[data-result='name']")).to_have_text("b.txt")
+
+
+def test_a_password_a_header_cannot_carry_is_refused_plainly(page, locked_stack):
+    uploads = []
+    page.on("request", lambda r: uploads.append(r) if "/api/files" in r.url else None)
+    page.goto(f"{locked_stack.url}/")
+    page.get_by_label("Upload password").fill("пароль")
+    drop_file(page, "a.txt", b"locked")
+    expect(page.locator("[data-upload='notice']")).to_have_text(
+        "That upload password has a character a browser cannot send (“п”). Check it and try again."
+    )
+    expect(page.get_by_label("Upload password")).to_be_focused()
+    assert uploads == []

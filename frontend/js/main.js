@@ -10,19 +10,24 @@ import { getConfig } from './api.js';
 import { initDropzones } from './dropzone.js';
 import { bindSwitcher, startLanguage, useLanguage } from './i18n.js';
 import { Result } from './result.js';
-import { Retrieve } from './retrieve.js';
+import { keptLinkToken, looksLikeToken, Retrieve } from './retrieve.js';
 import { Upload } from './upload.js';
 
-/** Take the token out of location.hash and out of the history entry. */
+/**
+ * Take a token out of location.hash and out of the history entry. Any
+ * other fragment (the skip link's #get-title) is an anchor and stays.
+ */
 function takeTokenFromHash() {
   const raw = location.hash.slice(1);
-  if (!raw) return '';
-  history.replaceState(history.state, '', location.pathname + location.search);
+  let text = raw;
   try {
-    return decodeURIComponent(raw).trim();
+    text = decodeURIComponent(raw).trim();
   } catch {
-    return raw.trim();
+    text = raw.trim();
   }
+  if (!looksLikeToken(text)) return '';
+  history.replaceState(history.state, '', location.pathname + location.search);
+  return text;
 }
 
 function showSiteName(name) {
@@ -32,7 +37,7 @@ function showSiteName(name) {
 }
 
 async function main() {
-  const linkToken = takeTokenFromHash();
+  const linkToken = takeTokenFromHash() || keptLinkToken();
   await useLanguage(startLanguage());
   bindSwitcher(document.querySelector('[data-language]'));
   const upload = Upload(document.querySelector('[data-part="upload"]'));

@@ -14,6 +14,8 @@ const DETAILS = {
   rate_limited: ({ retryAfter }) => ({ wait: waitFor(retryAfter) }),
   file_too_large: ({ name, size, max }) => ({ name, size: formatBytes(size), max: formatBytes(max) }),
 };
+// A bad_request's reason is the server's own sentence (in English), shown rather than hidden.
+const WITH_REASON = new Set(['bad_request']);
 
 /** Retry-After seconds -> "Wait 2 minutes" (rounded up; a minute when unknown). */
 function waitFor(seconds) {
@@ -31,6 +33,9 @@ export function messageFor(errorOrCode, detail = {}) {
   const key = `error.${code}`;
   if (t(key) === key) return t('error.fallback');
   const all = typeof errorOrCode === 'object' ? { ...errorOrCode, ...detail } : detail;
+  const said = errorOrCode?.message; // an Error's message is not enumerable: not in `all`
+  const reason = WITH_REASON.has(code) && said && said !== code ? said : '';
+  if (reason) return t('refused.reason', { reason });
   return t(key, DETAILS[code] ? DETAILS[code](all) : all);
 }
 

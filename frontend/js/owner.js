@@ -1,5 +1,5 @@
 /**
- * owner.js — the uploader's owner token: Copy, Save (<name>.owner.jwe) and
+ * owner.js — the uploader's owner token: Copy, Save (<name>.owner-token) and
  * "Delete now" with an in-page confirm step (no window.confirm: the
  * question and its Yes / No buttons take the button's place, focus moves to
  * "No", Escape backs out).
@@ -13,6 +13,8 @@ import { deleteFile } from './api.js';
 import { copyText, flash, saveTextFile } from './handoff.js';
 import { t } from './i18n.js';
 
+// The name the CLI gives an owner token file too (anon-hosting upload -o).
+export const OWNER_SUFFIX = '.owner-token';
 // The file is gone either way: treat these like a successful delete.
 const ALREADY_GONE = new Set(['not_found', 'expired', 'download_limit_reached']);
 
@@ -36,8 +38,8 @@ export function OwnerToken(root, notice) {
     }
   });
   part('save-owner').addEventListener('click', () => {
-    saveTextFile(`${stored.name}.owner.jwe`, stored.owner_token);
-    notice.success(t('owner.saved', { file: `${stored.name}.owner.jwe` }));
+    saveTextFile(`${stored.name}${OWNER_SUFFIX}`, stored.owner_token);
+    notice.success(t('owner.saved', { file: `${stored.name}${OWNER_SUFFIX}` }));
   });
   deleteButton.addEventListener('click', () => asking(true));
   no.addEventListener('click', () => asking(false));

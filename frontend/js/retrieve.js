@@ -7,9 +7,11 @@
  * file's info and downloads NOTHING until the person clicks Download; the
  * download itself is a native form POST handled by api.js. A file with a
  * passphrase is unlocked first (unlock.js); the passphrase then goes with
- * every info call and with the download. After a download of a file with a
- * download limit, info is asked again a few times (backing off) so
- * "Downloads left" follows, until the count changes or the file is used up.
+ * every info call and with the download. While a file with a download limit
+ * is shown, info is asked again every REFRESH_MS (and, after a Download, a few
+ * times sooner, backing off), so "Downloads left" follows every download.
+ * A share link's token is kept in sessionStorage for the tab's life, so a
+ * reload finds it again; "Use another token" forgets it.
  */
 
 import { downloadFile, getFileInfo } from './api.js';
@@ -22,13 +24,40 @@ import { Unlock } from './unlock.js';
 const MAX_JWE_FILE_BYTES = 16 * 1024; // tokens are ~320 bytes
 // After these, the file cannot come back: stop offering the Download button.
 const GONE = new Set(['expired', 'not_found', 'invalid_token', 'download_limit_reached', 'forbidden']);
-const RECHECK_AFTER_MS = [1000, 2000, 4000, 8000, 16000, 32000];
+const RECHECK_AFTER_MS = [1000, 2000, 4000, 8000, 16000];
+const REFRESH_MS = 30000;
+const LINK_KEY = 'anon-hosting.link-token';
+// A compact JWE: five base64url parts (the second, the key, is empty for "dir").
+const JWE = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]*){4}$/;
 
 /** Accept a bare token, or a share link / text holding "#token". */
 export function tokenFrom(text) {
   const cleaned = String(text).replace(/\s+/g, '');
   const hash = cleaned.lastIndexOf('#');
   return hash >= 0 ? cleaned.slice(hash + 1) : cleaned;
+}
+
+/** True when `text` holds a token (or a share link with one), not some other text. */
+export function looksLikeToken(text) {
+  return JWE.test(tokenFrom(text));
+}
+
+/** The share link token this tab opened last, kept so a reload finds it. */
+export function keptLinkToken() {
+  try {
+    return sessionStorage.getItem(LINK_KEY) ?? '';
+  } catch {
+    return ''; // storage blocked: a reload needs the link again
+  }
+}
+
+function keepLinkToken(token) {
+  try {
+    if (token) sessionStorage.setItem(LINK_KEY, token);
+    else sessionStorage.removeItem(LINK_KEY);
+  } catch {
+    // storage blocked: nothing to keep
+  }
 }
 
 export function Retrieve(root) {
@@ -62,7 +91,7 @@ export function Retrieve(root) {
 
   async function readJweFile(file) {
     const text = file.size <= MAX_JWE_FILE_BYTES ? await file.text() : '';
-    if (!tokenFrom(text)) return notice.error('not_a_jwe');
+    if (!looksLikeToken(text)) return notice.error('not_a_jwe');
     lookup(text, { key: 'retrieve.source.file', name: file.name });
   }
 
@@ -83,6 +112,7 @@ export function Retrieve(root) {
   function lookup(text, from) {
     const candidate = tokenFrom(text);
     if (!candidate) return notice.error('empty_token');
+    keepLinkToken(from.key === 'retrieve.source.link' ? candidate : '');
     return exclusive(async () => {
       clearTimeout(recheck);
       notice.info(t('retrieve.checking'));
@@ -90,7 +120,10 @@ export function Retrieve(root) {
         found(await getFileInfo(candidate), candidate, from);
       } catch (error) {
         forget();
-        if (error.code !== 'passphrase_required') return notice.error(error);
+        if (error.code !== 'passphrase_required') {
+          if (GONE.has(error.code)) keepLinkToken('');
+          return notice.error(error);
+        }
         [token, source] = [candidate, from];
         unlock.ask();
         notice.info(messageFor(error));
@@ -121,6 +154,7 @@ export function Retrieve(root) {
     unlock.hide();
     showInfo(details);
     notice.success(t('retrieve.found', { name: details.name }));
+    if (typeof details.downloads_left === 'number') follow(details.downloads_left, RECHECK_AFTER_MS.length);
   }
 
   function download() {
@@ -130,7 +164,7 @@ export function Retrieve(root) {
         const details = await downloadFile(token, passphrase);
         showInfo(details);
         notice.success(t('retrieve.downloading', { name: details.name }));
-        if (typeof details.downloads_left === 'number') recheckLater(details.downloads_left, 0);
+        if (typeof details.downloads_left === 'number') follow(details.downloads_left, 0);
       } catch (error) {
         if (GONE.has(error.code)) forget();
         notice.error(error);
@@ -138,21 +172,23 @@ export function Retrieve(root) {
     });
   }
 
-  /** Ask info again after a download, so "Downloads left" shows the new count. */
-  function recheckLater(before, step) {
+  /** Ask info again (soon after a download, then every REFRESH_MS) so "Downloads left" follows. */
+  function follow(before, step) {
     clearTimeout(recheck); // one loop at a time, even after two quick downloads
-    if (step >= RECHECK_AFTER_MS.length) return;
     const asked = token;
     recheck = setTimeout(async () => {
       try {
         const details = await getFileInfo(asked, passphrase);
         if (asked !== token) return;
-        if (details.downloads_left === before) return recheckLater(before, step + 1);
-        showInfo(details);
+        const changed = details.downloads_left !== before;
+        if (changed) showInfo(details);
+        follow(details.downloads_left, changed ? RECHECK_AFTER_MS.length : step + 1);
       } catch (error) {
-        if (asked === token && error.code === 'download_limit_reached') usedUp();
+        if (asked !== token) return;
+        if (error.code === 'download_limit_reached') usedUp();
+        else if (!GONE.has(error.code)) follow(before, step + 1); // a blip: ask again later
       }
-    }, RECHECK_AFTER_MS[step]);
+    }, RECHECK_AFTER_MS[step] ?? REFRESH_MS);
   }
 
   function usedUp() {
@@ -190,6 +226,7 @@ export function Retrieve(root) {
   }
 
   function reset() {
+    keepLinkToken('');
     forget();
     field.value = '';
     notice.clear();

@@ -20,6 +20,8 @@ import { Progress } from './progress.js';
 import { bindReveal } from './reveal.js';
 
 const PASSWORD_KEY = 'anon-hosting.upload-password';
+const MAX_PASSPHRASE_BYTES = 1024; // the server's limit, in UTF-8 bytes
+const NOT_LATIN1 = /[^\u0000-\u00ff]/u; // an HTTP header cannot carry these
 
 function remembered() {
   try {
@@ -53,7 +55,10 @@ export function Upload(root) {
   const notice = Notice(part('notice'));
   const reveal = bindReveal(root.querySelector('[data-part="sender"]'));
   let config = null;
+  let configFailed = false;
   let current = null;
+  let waiting = null; // a file that came before the server's settings
+  let sentAll = false; // every byte is sent: the server may be storing the file
 
   bindPicker(pickButton, part('input'));
   root.addEventListener('dropzone:file', (event) => send(event.detail.file));
@@ -85,6 +90,8 @@ export function Upload(root) {
     if (config.upload_password_required && !password.value) password.value = remembered();
     showLimits();
     setState('idle');
+    if (waiting) send(waiting);
+    waiting = null;
   }
 
   function showLimits() {
@@ -106,6 +113,8 @@ export function Upload(root) {
 
   function disable(code) {
     config = null;
+    configFailed = true;
+    waiting = null;
     limits.dataset.i18n = 'upload.unavailable';
     limits.textContent = t('upload.unavailable');
     setState('idle');
@@ -113,11 +122,25 @@ export function Upload(root) {
   }
 
   function refuse(file) {
+    if (!config && !configFailed) {
+      waiting = file;
+      return notice.info(t('upload.waiting'));
+    }
     if (!config) return notice.error('no_config');
     if (current) return notice.error('busy');
     if (config.upload_password_required && !password.value) {
       password.focus();
       return notice.error('password_missing');
+    }
+    const bad = config.upload_password_required && password.value.match(NOT_LATIN1);
+    if (bad) {
+      password.focus();
+      return notice.error('password_charset', { character: bad[0] });
+    }
+    const bytes = new TextEncoder().encode(passphrase.value).length;
+    if (bytes > MAX_PASSPHRASE_BYTES) {
+      passphrase.focus();
+      return notice.error('passphrase_too_long', { bytes, max: MAX_PASSPHRASE_BYTES });
     }
     if (file.size > config.max_upload_bytes) {
       return notice.error('file_too_large', { name: file.name, size: file.size, max: config.max_upload_bytes });
@@ -129,6 +152,7 @@ export function Upload(root) {
     if (refuse(file) !== false) return;
     notice.info(t('upload.sending', { name: file.name }));
     progress.start(file);
+    sentAll = false;
     setState('uploading');
     current = uploadFile(file, {
       expiresIn: Number(expiry.value),
@@ -146,6 +170,7 @@ export function Upload(root) {
       error = caught;
     }
     current = null;
+    progress.stop();
     setState('idle');
     if (error) return failed(error);
     if (config.upload_password_required) remember(password.value);
@@ -156,7 +181,7 @@ export function Upload(root) {
   }
 
   function failed(error) {
-    if (error.code === 'aborted') notice.info(messageFor(error));
+    if (error.code === 'aborted') notice.info(messageFor(sentAll ? 'aborted_late' : 'aborted'));
     else notice.error(error);
     if (error.code === 'unauthorized') {
       remember('');
@@ -168,7 +193,8 @@ export function Upload(root) {
   }
 
   function onProgress(loaded, total) {
-    if (loaded >= total) progress.finishing();
+    sentAll = loaded >= total;
+    if (sentAll) progress.finishing();
     else progress.update(loaded, total);
   }
 
