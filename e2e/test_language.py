@@ -8,7 +8,7 @@ not the browser's.
 import pytest
 from playwright.sync_api import expect
 
-from helpers import drop_file, open_page
+from helpers import drop_and_send, open_page
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def german(browser, base_url):
 
 
 def upload_small(page, name="notiz.txt"):
-    drop_file(page, name, b"hallo\n")
+    drop_and_send(page, name, b"hallo\n")
     expect(page.locator("#token-out")).to_be_visible()
 
 

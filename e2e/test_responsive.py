@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from conftest import REPO
-from helpers import drop_file, open_page, upload_via_http
+from helpers import drop_and_send, open_page, upload_via_http
 
 SAMPLE_NAME = "quarterly-report-2026.pdf"
 SAMPLE = b"%PDF-1.7\n" + b"Anon Hosting sample document.\n" * 4000
@@ -46,7 +46,7 @@ def test_layout_fits_and_looks_finished(page, base_url, artifacts, width, scheme
 
     page.get_by_label("Downloads allowed").select_option(label="3 downloads")
     page.get_by_label("Passphrase (optional)").fill("tell them by phone")
-    drop_file(page, SAMPLE_NAME, SAMPLE, selector="main")
+    drop_and_send(page, SAMPLE_NAME, SAMPLE, selector="main")
     expect(page.locator("#token-out")).to_be_visible()
     page.locator("[data-result='qr'] svg").wait_for()
     page.locator("[data-result='heading']").blur()  # no focus ring in the picture

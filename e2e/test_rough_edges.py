@@ -8,7 +8,7 @@ from pathlib import Path
 import requests
 from playwright.sync_api import expect
 
-from helpers import drop_file, open_page, upload_via_http
+from helpers import drop_and_send, drop_file, open_page, send_staged, upload_via_http
 
 REPO = Path(__file__).resolve().parent.parent
 UPLOAD = re.compile(r"/api/files(\?.*)?$")
@@ -41,7 +41,7 @@ def test_cancel_while_the_server_finishes_does_not_promise_nothing_was_stored(pa
         "Network.emulateNetworkConditions",
         {"offline": False, "latency": 60_000, "downloadThroughput": -1, "uploadThroughput": -1},
     )
-    drop_file(page, "late.txt", b"all of it was sent")
+    drop_and_send(page, "late.txt", b"all of it was sent")
     expect(page.locator("[data-progress='speed']")).to_have_text("Encrypting and saving…")
     page.get_by_role("button", name="Cancel upload").click()
     expect(page.locator("[data-upload='notice']")).to_have_text(
@@ -73,7 +73,7 @@ def test_a_bad_request_shows_the_server_reason(page):
     open_page(page)
     page.evaluate("document.querySelector('#max-downloads option[value=\"10\"]').value = '5000'")
     page.get_by_label("Downloads allowed").select_option("5000")
-    drop_file(page, "many.txt", b"x")
+    drop_and_send(page, "many.txt", b"x")
     expect(page.locator("[data-upload='notice']")).to_have_text(
         "The server refused this request: max_downloads can be at most 1000."
     )
@@ -86,7 +86,7 @@ def test_the_passphrase_is_held_to_the_server_limit(page):
     field = page.get_by_label("Passphrase (optional)")
     expect(field).to_have_attribute("maxlength", "1024")
     field.fill("é" * 600)
-    drop_file(page, "secret.txt", b"x")
+    drop_and_send(page, "secret.txt", b"x")
     expect(page.locator("[data-upload='notice']")).to_have_text(
         "This passphrase is 1,200 bytes long; the server takes up to 1,024. "
         "Letters with accents take two bytes or more."
@@ -112,6 +112,7 @@ def test_a_file_dropped_before_the_config_answers_waits_for_it(page):
     expect(page.locator("[data-upload='notice']")).to_have_text("Waiting for this server’s settings…")
     assert len(held) == 1
     held[0].continue_()
+    send_staged(page)
     expect(page.locator("[data-result='name']")).to_have_text("early.txt")
 
 
@@ -148,9 +149,8 @@ def test_a_reload_keeps_the_share_link_token_for_the_tab_only(page, base_url):
     page.reload()
     expect(page.locator("[data-retrieve='name']")).to_have_text("kept.txt")
     assert token not in page.url
-    page.get_by_role("button", name="Use another token").click()
-    page.reload()
-    open_page(page)
+    page.get_by_role("link", name="Send a file of your own").click()
+    expect(page.locator("[data-upload='limits']")).to_contain_text("Up to")
     expect(page.locator("[data-retrieve='info']")).to_be_hidden()
     assert page.evaluate("sessionStorage.length") == 0
 
@@ -174,7 +174,7 @@ CONTRAST = """(selector) => {
 def test_control_borders_have_3_to_1_contrast(page):
     open_page(page)
     for scheme in ("light", "dark"):
-        page.emulate_media(color_scheme=scheme)
+        page.emulate_media(color_scheme=scheme, reduced_motion="reduce")  # no colour transition mid-read
         for selector in ("#expiry", "#passphrase", "#token-in", ".dropzone"):
             assert page.evaluate(CONTRAST, selector) >= 3, (scheme, selector)
 

@@ -105,6 +105,12 @@ function capitalise(text) {
   return text.charAt(0).toLocaleUpperCase(language()) + text.slice(1);
 }
 
+/** "report.pdf" -> "PDF file"; no extension -> "Unknown type". */
+export function formatType(name) {
+  const ext = /\.([A-Za-z0-9]{1,8})$/.exec(String(name))?.[1];
+  return ext ? t('type.ext', { ext: ext.toUpperCase() }) : t('type.unknown');
+}
+
 /** null -> "Unlimited", 3 -> "3". */
 export function formatDownloadsLeft(count) {
   return count === null || count === undefined ? t('downloads.unlimited') : number(count);

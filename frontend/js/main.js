@@ -8,9 +8,9 @@
 
 import { getConfig } from './api.js';
 import { initDropzones } from './dropzone.js';
-import { bindSwitcher, startLanguage, useLanguage } from './i18n.js';
+import { bindSwitcher, startLanguage, t, useLanguage } from './i18n.js';
 import { Result } from './result.js';
-import { keptLinkToken, looksLikeToken, Retrieve } from './retrieve.js';
+import { forgetLinkToken, keptLinkToken, looksLikeToken, Retrieve } from './retrieve.js';
 import { Upload } from './upload.js';
 
 /**
@@ -28,6 +28,14 @@ function takeTokenFromHash() {
   if (!looksLikeToken(text)) return '';
   history.replaceState(history.state, '', location.pathname + location.search);
   return text;
+}
+
+/** A share link opens the recipient's view: the file and Download, not the sender's form. */
+function showRecipientView() {
+  document.body.dataset.view = 'recipient';
+  const title = document.getElementById('get-title');
+  title.dataset.i18n = 'recipient.title';
+  title.textContent = t('recipient.title');
 }
 
 function showSiteName(name) {
@@ -61,21 +69,33 @@ async function main() {
     showSender();
     upload.focus();
   });
-  // A new file dropped while a result is shown: back to the uploader first
-  // (capture phase, so this runs before upload.js handles the file).
+  document.addEventListener('result:replace', (event) => {
+    showSender();
+    upload.choose(event.detail.file);
+  });
+  // A new file dropped while a result is shown: the result asks first, so its
+  // tokens never vanish unasked (capture phase: upload.js never sees the file).
   document.addEventListener(
     'dropzone:file',
     (event) => {
-      if (sender.hidden && sender.contains(event.target)) showSender();
+      if (!sender.hidden || !sender.contains(event.target)) return;
+      event.stopPropagation();
+      result.askReplace(event.detail.file);
     },
     true,
   );
   window.addEventListener('hashchange', () => {
     const token = takeTokenFromHash();
-    if (token) retrieve.lookup(token, { key: 'retrieve.source.link' });
+    if (!token) return;
+    showRecipientView();
+    retrieve.lookup(token, { key: 'retrieve.source.link' });
   });
 
-  if (linkToken) retrieve.lookup(linkToken, { key: 'retrieve.source.link' });
+  document.querySelector('[data-home]').addEventListener('click', forgetLinkToken);
+  if (linkToken) {
+    showRecipientView();
+    retrieve.lookup(linkToken, { key: 'retrieve.source.link' });
+  }
   getConfig()
     .then((config) => {
       showSiteName(config.website_name);

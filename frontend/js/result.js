@@ -3,8 +3,10 @@
  * to give the recipient (share link, QR code, download token, .jwe file) and
  * what to keep (the owner token, with Delete now: see owner.js).
  *
- * Data down: show(stored) with the server's upload answer; hide().
- * Event up:  "result:again" when the person wants to send another file.
+ * Data down: show(stored) with the server's upload answer; hide();
+ *            askReplace(file) when a new file comes while this is shown.
+ * Events up: "result:again" when the person wants to send another file;
+ *            "result:replace" detail {file} once they said yes to askReplace.
  * The share link carries the token in the #fragment only, which browsers
  * never send to a server or put in a Referer.
  */
@@ -38,6 +40,7 @@ export function Result(root, noticeElement) {
   const notice = Notice(noticeElement);
   const owner = OwnerToken(part('owner'), notice);
   let stored = null;
+  let replacing = null; // the file askReplace() asks about
 
   async function copy(button, text, field, said) {
     if (await copyText(text, field)) {
@@ -60,6 +63,18 @@ export function Result(root, noticeElement) {
   });
   shareButton.addEventListener('click', () => {
     navigator.share({ title: stored.name, url: shareLinkFor(stored.token) }).catch(() => {});
+  });
+  part('replace-yes').addEventListener('click', () => {
+    const file = replacing;
+    askingReplace(null);
+    root.dispatchEvent(new CustomEvent('result:replace', { bubbles: true, detail: { file } }));
+  });
+  part('replace-no').addEventListener('click', () => {
+    askingReplace(null);
+    part('heading').focus();
+  });
+  part('replace').addEventListener('keydown', (event) => {
+    if (event.key === 'Escape') askingReplace(null);
   });
   part('again').addEventListener('click', () => {
     root.dispatchEvent(new CustomEvent('result:again', { bubbles: true }));
@@ -118,11 +133,29 @@ export function Result(root, noticeElement) {
     notice.success(t(already ? 'result.alreadyGone' : 'result.deletedNotice', { name }));
   }
 
+  function askingReplace(file) {
+    replacing = file;
+    part('replace').hidden = !file;
+    if (!file) return;
+    part('replace-title').textContent = t('result.replace.title', { name: file.name });
+    part('replace-no').focus();
+  }
+
+  /** A new file while this result is shown: ask before its tokens leave the screen. */
+  function askReplace(file) {
+    if (root.dataset.state === 'deleted') {
+      root.dispatchEvent(new CustomEvent('result:replace', { bubbles: true, detail: { file } }));
+    } else {
+      askingReplace(file);
+    }
+  }
+
   function hide() {
+    askingReplace(null);
     root.hidden = true;
     stored = null;
     clearTokens();
   }
 
-  return { show, hide };
+  return { show, hide, askReplace };
 }

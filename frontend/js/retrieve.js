@@ -16,7 +16,7 @@
 
 import { downloadFile, getFileInfo } from './api.js';
 import { bindPicker } from './dropzone.js';
-import { formatDownloadsLeft, formatExpiry, formatSize } from './format.js';
+import { formatDownloadsLeft, formatExpiry, formatSize, formatType } from './format.js';
 import { t } from './i18n.js';
 import { messageFor, Notice } from './messages.js';
 import { Unlock } from './unlock.js';
@@ -49,6 +49,11 @@ export function keptLinkToken() {
   } catch {
     return ''; // storage blocked: a reload needs the link again
   }
+}
+
+/** Forget the kept share link token (leaving the recipient's view for the full page). */
+export function forgetLinkToken() {
+  keepLinkToken('');
 }
 
 function keepLinkToken(token) {
@@ -204,6 +209,7 @@ export function Retrieve(root) {
     part('name').textContent = details.name;
     part('size').textContent = formatSize(details.size);
     part('size').dataset.bytes = String(details.size);
+    part('type').textContent = formatType(details.name);
     part('expires').textContent = formatExpiry(details.expires_at);
     part('downloads').textContent = formatDownloadsLeft(details.downloads_left);
     part('heading').textContent = t('retrieve.ready');

@@ -2,9 +2,11 @@
  * upload.js — the "Send a file" card: limits, options (expiry, download
  * limit, passphrase, upload password), drop zone, progress and Cancel.
  *
- * Takes files from dropzone.js ("dropzone:file"), checks the size against
- * the server's limit before sending anything, then uploads with api.js.
- * Emits "upload:done" (detail: the server's answer) when the file is stored.
+ * Choose, then send: a file from dropzone.js ("dropzone:file") or stage()
+ * is staged beside the options, checked against the server's limits, and
+ * goes up (api.js) only when the person presses Send; a file that comes
+ * before /api/config waits staged. Emits "upload:done" (detail: the
+ * server's answer) when the file is stored.
  * The upload password is kept in sessionStorage (this tab only) once the
  * server has accepted it, and forgotten when the server refuses it. The
  * passphrase is cleared after each stored file: it belongs to that file.
@@ -13,7 +15,7 @@
 import { uploadFile } from './api.js';
 import { bindPicker } from './dropzone.js';
 import { fillExpirySelect } from './expiry.js';
-import { formatBytes, formatDuration } from './format.js';
+import { formatBytes, formatDuration, formatSize } from './format.js';
 import { t } from './i18n.js';
 import { messageFor, Notice } from './messages.js';
 import { Progress } from './progress.js';
@@ -45,6 +47,7 @@ export function Upload(root) {
   const stage = part('stage');
   const zone = root.querySelector('[data-dropzone]');
   const pickButton = part('choose');
+  const sendButton = part('send');
   const expiry = part('expiry');
   const downloads = part('downloads');
   const passphrase = part('passphrase');
@@ -57,26 +60,34 @@ export function Upload(root) {
   let config = null;
   let configFailed = false;
   let current = null;
-  let waiting = null; // a file that came before the server's settings
+  let staged = null; // the chosen file, until Send or Remove
   let sentAll = false; // every byte is sent: the server may be storing the file
 
   bindPicker(pickButton, part('input'));
-  root.addEventListener('dropzone:file', (event) => send(event.detail.file));
+  root.addEventListener('dropzone:file', (event) => choose(event.detail.file));
   root.addEventListener('dropzone:refused', (event) => notice.error(event.detail.code));
   cancelButton.addEventListener('click', () => current?.cancel());
-  // Enter in a text field opens the picker rather than reloading the page.
+  sendButton.addEventListener('click', () => send());
+  part('unstage').addEventListener('click', () => {
+    unstage();
+    notice.clear();
+    pickButton.focus();
+  });
+  // Enter in a text field sends the staged file, or opens the picker, rather than reloading the page.
   for (const form of [part('form'), part('password-field')]) {
     form.addEventListener('submit', (event) => {
       event.preventDefault();
-      if (!pickButton.disabled) pickButton.click();
+      if (staged && !sendButton.disabled) send();
+      else if (!pickButton.disabled) pickButton.click();
     });
   }
 
   function setState(state) {
-    const off = state !== 'idle';
+    const off = state === 'uploading';
     stage.dataset.state = state;
     zone.toggleAttribute('data-busy', off);
     pickButton.disabled = off || !config;
+    sendButton.disabled = off || !config;
     for (const control of [expiry, downloads, passphrase]) control.disabled = off || !config;
     password.disabled = off;
   }
@@ -89,9 +100,9 @@ export function Upload(root) {
     part('password-field').hidden = !config.upload_password_required;
     if (config.upload_password_required && !password.value) password.value = remembered();
     showLimits();
-    setState('idle');
-    if (waiting) send(waiting);
-    waiting = null;
+    if (staged && tooLarge(staged)) unstage();
+    setState(staged ? 'staged' : 'idle');
+    if (staged) notice.clear();
   }
 
   function showLimits() {
@@ -102,8 +113,9 @@ export function Upload(root) {
       : t('upload.limits', { size });
   }
 
-  /** Redraw what depends on the language: the limits and the expiry choices. */
+  /** Redraw what depends on the language: the limits, the expiry choices, the staged size. */
   function relabel() {
+    if (staged) part('staged-size').textContent = formatSize(staged.size);
     if (!config) return;
     const chosen = expiry.value;
     fillExpirySelect(expiry, config);
@@ -114,18 +126,40 @@ export function Upload(root) {
   function disable(code) {
     config = null;
     configFailed = true;
-    waiting = null;
+    unstage();
     limits.dataset.i18n = 'upload.unavailable';
     limits.textContent = t('upload.unavailable');
     setState('idle');
     notice.error(code);
   }
 
-  function refuse(file) {
-    if (!config && !configFailed) {
-      waiting = file;
-      return notice.info(t('upload.waiting'));
-    }
+  function tooLarge(file) {
+    if (!config || file.size <= config.max_upload_bytes) return false;
+    notice.error('file_too_large', { name: file.name, size: file.size, max: config.max_upload_bytes });
+    return true;
+  }
+
+  /** Stage `file` (a drop, a pick, a paste): nothing is sent before Send. */
+  function choose(file) {
+    if (current) return notice.error('busy');
+    if (configFailed) return notice.error('no_config');
+    if (tooLarge(file)) return;
+    staged = file;
+    part('staged-name').textContent = file.name;
+    part('staged-size').textContent = formatSize(file.size);
+    setState('staged');
+    if (config) notice.info(t('upload.ready', { name: file.name }));
+    else notice.info(t('upload.waiting'));
+    sendButton.focus();
+  }
+
+  function unstage() {
+    staged = null;
+    if (!current) setState('idle');
+  }
+
+  /** Why the staged file cannot go yet (the notice says it), or false. */
+  function refuse() {
     if (!config) return notice.error('no_config');
     if (current) return notice.error('busy');
     if (config.upload_password_required && !password.value) {
@@ -142,14 +176,12 @@ export function Upload(root) {
       passphrase.focus();
       return notice.error('passphrase_too_long', { bytes, max: MAX_PASSPHRASE_BYTES });
     }
-    if (file.size > config.max_upload_bytes) {
-      return notice.error('file_too_large', { name: file.name, size: file.size, max: config.max_upload_bytes });
-    }
     return false;
   }
 
-  async function send(file) {
-    if (refuse(file) !== false) return;
+  async function send() {
+    if (!staged || refuse() !== false) return;
+    const file = staged;
     notice.info(t('upload.sending', { name: file.name }));
     progress.start(file);
     sentAll = false;
@@ -171,8 +203,11 @@ export function Upload(root) {
     }
     current = null;
     progress.stop();
-    setState('idle');
-    if (error) return failed(error);
+    if (error) {
+      setState('staged'); // the file stays chosen: Send again, or Remove
+      return failed(error);
+    }
+    unstage();
     if (config.upload_password_required) remember(password.value);
     passphrase.value = '';
     reveal.hideAll();
@@ -188,7 +223,7 @@ export function Upload(root) {
       password.focus();
       password.select();
     } else {
-      pickButton.focus();
+      sendButton.focus();
     }
   }
 
@@ -200,5 +235,5 @@ export function Upload(root) {
 
   setState('idle');
   document.addEventListener('i18n:changed', relabel);
-  return { configure, disable, focus: () => pickButton.focus() };
+  return { configure, disable, choose, focus: () => pickButton.focus() };
 }
