@@ -20,8 +20,8 @@ LANGUAGES = ("en", "fr", "de", "es")
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 # Attributes a person reads or hears.
 READ_ATTRIBUTES = {"aria-label", "title", "placeholder", "alt", "content", "aria-description"}
-# Keys built at run time from a server or page error code: error.<code>.
-DYNAMIC_PREFIXES = ("error.",)
+# Keys built at run time from a server or page error code: error.<code>, mine.gone.<code>.
+DYNAMIC_PREFIXES = ("error.", "mine.gone.")
 
 
 def catalog(lang: str) -> dict:

@@ -65,7 +65,7 @@ def test_owner_token_cannot_download(page, base_url):
     open_page(page)
     check_token(page, stored["owner_token"])
     expect(page.locator("[data-retrieve='notice']")).to_have_text(
-        "This is an owner token: it can delete the file, but not download it. "
-        "Use the download token or the share link."
+        "This is an owner token: it can delete its file, not download it."
     )
+    expect(page.get_by_role("button", name="Delete this file")).to_be_focused()
     expect(page.locator("[data-retrieve='info']")).to_be_hidden()

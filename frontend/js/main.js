@@ -9,8 +9,10 @@
 import { getConfig } from './api.js';
 import { initDropzones } from './dropzone.js';
 import { bindSwitcher, startLanguage, t, useLanguage } from './i18n.js';
+import { MyUploads } from './mine.js';
 import { Result } from './result.js';
 import { forgetLinkToken, keptLinkToken, looksLikeToken, Retrieve } from './retrieve.js';
+import { TextTab } from './text.js';
 import { Upload } from './upload.js';
 
 /**
@@ -55,12 +57,37 @@ async function main() {
   );
   const retrieve = Retrieve(document.querySelector('[data-part="retrieve"]'));
   const sender = document.querySelector('[data-part="sender"]');
+  const text = TextTab(document.querySelector('[data-part="upload"]'), upload, upload.notice);
   initDropzones();
+  // Ctrl+V of a file or an image anywhere stages it; of text, with the Text tab open, fills it.
+  document.addEventListener('paste', (event) => {
+    const file = event.clipboardData?.files?.[0];
+    const editing = event.target instanceof Element && event.target.closest('input, textarea, [contenteditable]');
+    if (file) {
+      event.preventDefault();
+      if (!sender.hidden) {
+        text.select('file');
+        upload.choose(file);
+      } else result.askReplace(file);
+    } else if (!editing && !sender.hidden && text.current() === 'text') {
+      event.preventDefault();
+      text.fill(event.clipboardData.getData('text/plain'));
+    }
+  });
 
+  const mine = MyUploads(document.querySelector('[data-part="mine"]'));
+  const keep = document.querySelector('[data-result="keep"]');
+  let shown = null;
+  keep.addEventListener('change', () => mine.setKeeping(keep.checked, shown));
   document.addEventListener('upload:done', (event) => {
     sender.hidden = true;
+    shown = event.detail;
+    keep.checked = mine.keeping();
+    if (keep.checked) mine.add(shown);
     result.show(event.detail);
   });
+  document.addEventListener('owner:deleted', () => shown && mine.remove(shown.token));
+  document.addEventListener('retrieve:deleted', (event) => mine.removeOwner(event.detail.ownerToken));
   const showSender = () => {
     result.hide();
     sender.hidden = false;

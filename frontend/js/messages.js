@@ -13,6 +13,7 @@ import { t } from './i18n.js';
 const DETAILS = {
   rate_limited: ({ retryAfter }) => ({ wait: waitFor(retryAfter) }),
   file_too_large: ({ name, size, max }) => ({ name, size: formatBytes(size), max: formatBytes(max) }),
+  text_too_long: ({ bytes, max }) => ({ bytes, max: formatBytes(max) }),
 };
 // A bad_request's reason is the server's own sentence (in English), shown rather than hidden.
 const WITH_REASON = new Set(['bad_request']);

@@ -14,11 +14,12 @@
  * reload finds it again; "Use another token" forgets it.
  */
 
-import { downloadFile, getFileInfo } from './api.js';
+import { deleteFile, downloadFile, getFileInfo, revealText } from './api.js';
 import { bindPicker } from './dropzone.js';
 import { formatDownloadsLeft, formatExpiry, formatSize, formatType } from './format.js';
 import { t } from './i18n.js';
 import { messageFor, Notice } from './messages.js';
+import { isText, SecretText } from './secret.js';
 import { Unlock } from './unlock.js';
 
 const MAX_JWE_FILE_BYTES = 16 * 1024; // tokens are ~320 bytes
@@ -26,6 +27,7 @@ const MAX_JWE_FILE_BYTES = 16 * 1024; // tokens are ~320 bytes
 const GONE = new Set(['expired', 'not_found', 'invalid_token', 'download_limit_reached', 'forbidden']);
 const RECHECK_AFTER_MS = [1000, 2000, 4000, 8000, 16000];
 const REFRESH_MS = 30000;
+const ALREADY_GONE = ['not_found', 'expired', 'download_limit_reached']; // a delete with nothing left to delete
 const LINK_KEY = 'anon-hosting.link-token';
 // A compact JWE: five base64url parts (the second, the key, is empty for "dir").
 const JWE = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]*){4}$/;
@@ -72,12 +74,14 @@ export function Retrieve(root) {
   const downloadButton = part('download');
   const notice = Notice(part('notice'));
   const unlock = Unlock(part('unlock'));
+  const secret = SecretText(part('secret-block'), notice);
   let token = null;
   let passphrase = '';
   let source = null; // {key, name?}: where the token came from, as a catalog key
   let busy = false;
   let recheck = 0;
   let shown = null; // the info on screen, redrawn when the language changes
+  let owner = null; // an owner token pasted here, offered for Delete this file
 
   bindPicker(part('choose'), part('input'));
   part('form').addEventListener('submit', (event) => {
@@ -88,8 +92,9 @@ export function Retrieve(root) {
   root.addEventListener('dropzone:refused', (event) => notice.error(event.detail.code));
   root.addEventListener('unlock:submit', (event) => unlockWith(event.detail.passphrase));
   root.addEventListener('unlock:reset', reset);
-  downloadButton.addEventListener('click', download);
+  downloadButton.addEventListener('click', () => (isText(shown) ? reveal() : download()));
   part('reset').addEventListener('click', reset);
+  part('owner-delete').addEventListener('click', deleteOwned);
   document.addEventListener('i18n:changed', () => {
     if (shown && !info.hidden) showInfo(shown);
   });
@@ -125,6 +130,7 @@ export function Retrieve(root) {
         found(await getFileInfo(candidate), candidate, from);
       } catch (error) {
         forget();
+        if (error.code === 'forbidden') return offerDelete(candidate);
         if (error.code !== 'passphrase_required') {
           if (GONE.has(error.code)) keepLinkToken('');
           return notice.error(error);
@@ -158,8 +164,51 @@ export function Retrieve(root) {
     [token, source, passphrase] = [foundToken, from, given];
     unlock.hide();
     showInfo(details);
-    notice.success(t('retrieve.found', { name: details.name }));
+    notice.success(t(isText(details) ? 'retrieve.foundText' : 'retrieve.found', { name: details.name }));
     if (typeof details.downloads_left === 'number') follow(details.downloads_left, RECHECK_AFTER_MS.length);
+  }
+
+  /** An owner token was pasted: offer to delete its file rather than an error. */
+  function offerDelete(ownerToken) {
+    owner = ownerToken;
+    part('owner').hidden = false;
+    notice.info(t('retrieve.owner.found'));
+    part('owner-delete').focus();
+  }
+
+  async function deleteOwned() {
+    const ownerToken = owner;
+    if (!ownerToken) return;
+    return exclusive(async () => {
+      try {
+        await deleteFile(ownerToken);
+        notice.success(t('retrieve.owner.deleted'));
+      } catch (error) {
+        if (!ALREADY_GONE.includes(error.code)) return notice.error(error);
+        notice.success(t('retrieve.owner.gone'));
+      }
+      owner = null;
+      part('owner').hidden = true;
+      root.dispatchEvent(new CustomEvent('retrieve:deleted', { bubbles: true, detail: { ownerToken } }));
+    });
+  }
+
+  /** Fetch a short secret and show it in the page (one download, like Download). */
+  function reveal() {
+    if (!token) return;
+    return exclusive(async () => {
+      clearTimeout(recheck);
+      try {
+        secret.show(await revealText(token, passphrase));
+        downloadButton.hidden = true;
+        const left = shown?.downloads_left;
+        if (typeof left === 'number') part('downloads').textContent = String(Math.max(0, left - 1));
+        notice.success(t('retrieve.revealed'));
+      } catch (error) {
+        if (GONE.has(error.code)) forget();
+        notice.error(error);
+      }
+    });
   }
 
   function download() {
@@ -212,7 +261,9 @@ export function Retrieve(root) {
     part('type').textContent = formatType(details.name);
     part('expires').textContent = formatExpiry(details.expires_at);
     part('downloads').textContent = formatDownloadsLeft(details.downloads_left);
-    part('heading').textContent = t('retrieve.ready');
+    part('heading').textContent = t(isText(details) ? 'retrieve.readyText' : 'retrieve.ready');
+    downloadButton.dataset.i18n = isText(details) ? 'retrieve.reveal' : 'retrieve.download';
+    downloadButton.textContent = t(downloadButton.dataset.i18n);
     const from = t(source.key, source);
     part('source').textContent = passphrase ? `${from} ${t('retrieve.unlocked')}` : from;
     downloadButton.hidden = false;
@@ -225,6 +276,9 @@ export function Retrieve(root) {
   function forget() {
     clearTimeout(recheck);
     shown = null;
+    owner = null;
+    part('owner').hidden = true;
+    secret.hide();
     token = null;
     passphrase = '';
     info.hidden = true;

@@ -235,5 +235,13 @@ export function Upload(root) {
 
   setState('idle');
   document.addEventListener('i18n:changed', relabel);
-  return { configure, disable, choose, focus: () => pickButton.focus() };
+  /** Send `file` at once (the Text tab's secret.txt): staged and sent in one step. */
+  function sendNow(file) {
+    if (current) return notice.error('busy');
+    if (tooLarge(file)) return;
+    staged = file;
+    send();
+  }
+
+  return { configure, disable, choose, sendNow, notice, focus: () => pickButton.focus() };
 }
