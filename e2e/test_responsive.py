@@ -2,18 +2,14 @@
 
 Screenshots go to e2e/artifacts/: the start page, the result of an upload
 with a download limit and a passphrase, the same result after "Delete now"
-was asked, the file info of a share link, and the passphrase prompt. With
-UPDATE_SCREENSHOTS=1 the light 1280 px upload and retrieve pictures are
-also copied to docs/screenshots/ for the README.
+was asked, the file info of a share link, and the passphrase prompt. The
+README's pictures come from scripts/screenshots.py.
 """
 
-import os
-import shutil
 
 import pytest
 from playwright.sync_api import expect
 
-from conftest import REPO
 from helpers import drop_and_send, open_page, upload_via_http
 
 SAMPLE_NAME = "quarterly-report-2026.pdf"
@@ -75,8 +71,3 @@ def test_layout_fits_and_looks_finished(page, base_url, artifacts, width, scheme
     # Chromium logs every non-2xx fetch; the 401 passphrase_required is the page's cue.
     assert all("status of 401" in line for line in console), console
 
-    if os.environ.get("UPDATE_SCREENSHOTS") and width == 1280 and scheme == "light":
-        docs = REPO / "docs" / "screenshots"
-        docs.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(artifacts / "upload-1280.png", docs / "upload.png")
-        shutil.copyfile(artifacts / "retrieve-1280.png", docs / "retrieve.png")

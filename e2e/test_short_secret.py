@@ -24,7 +24,7 @@ def test_text_tab_then_reveal(page, new_context, clipboard):
 
     reader = new_context().new_page()
     reader.goto(link)
-    expect(reader.get_by_role("heading", name="A text for you")).to_be_visible()
+    expect(reader.get_by_role("heading", name="Ready to reveal")).to_be_visible()
     expect(reader.get_by_role("button", name="Download", exact=True)).to_have_count(0)
     reader.get_by_role("button", name="Reveal").click()
     shown = reader.get_by_label("The text")
@@ -71,3 +71,19 @@ def test_too_long_a_text_is_refused(page):
     expect(page.locator("[data-upload='notice']")).to_have_text(
         "This text is 65,537 bytes; a text can be up to 64 KiB. Send it as a file instead."
     )
+
+
+def test_pasting_text_with_the_text_tab_open_fills_it(page):
+    open_page(page)
+    page.get_by_role("tab", name="Text").click()
+    page.get_by_role("tab", name="Text").focus()
+    page.evaluate(
+        """() => {
+            const transfer = new DataTransfer();
+            transfer.setData('text/plain', 'ssh-ed25519 AAAAC3Nz example');
+            const paste = new ClipboardEvent('paste', { clipboardData: transfer, bubbles: true });
+            document.activeElement.dispatchEvent(paste);
+        }"""
+    )
+    expect(page.get_by_label("Text to share")).to_have_value("ssh-ed25519 AAAAC3Nz example")
+    expect(page.get_by_label("Text to share")).to_be_focused()

@@ -7,7 +7,7 @@
  * from Intl.
  */
 
-import { language, t } from './i18n.js';
+import { locale, t } from './i18n.js';
 
 const UNITS = ['size.KiB', 'size.MiB', 'size.GiB', 'size.TiB'];
 const DURATIONS = [
@@ -18,7 +18,7 @@ const DURATIONS = [
 ];
 
 function number(value, digits = 0) {
-  return new Intl.NumberFormat(language(), { maximumFractionDigits: digits }).format(value);
+  return new Intl.NumberFormat(locale(), { maximumFractionDigits: digits }).format(value);
 }
 
 /** 1536 -> "1.5 KiB"; 0 -> "0 bytes". */
@@ -53,7 +53,7 @@ export function formatSpeed(bytesPerSecond) {
 }
 
 function unit(count, name) {
-  return new Intl.NumberFormat(language(), { style: 'unit', unit: name, unitDisplay: 'long' }).format(count);
+  return new Intl.NumberFormat(locale(), { style: 'unit', unit: name, unitDisplay: 'long' }).format(count);
 }
 
 /** 604800 -> "7 days"; 5400 -> "1 hour, 30 minutes". 0 -> "never". */
@@ -67,7 +67,7 @@ export function formatDuration(seconds) {
     rest -= count * size;
     if (parts.length === 2) break;
   }
-  return new Intl.ListFormat(language(), { style: 'narrow', type: 'unit' }).format(parts);
+  return new Intl.ListFormat(locale(), { style: 'narrow', type: 'unit' }).format(parts);
 }
 
 /** Seconds left -> "about 3 minutes left" (rough on purpose). */
@@ -84,14 +84,14 @@ export function formatExpiry(iso, now = Date.now()) {
   if (!iso) return t('expiry.never');
   const when = new Date(iso);
   if (Number.isNaN(when.getTime())) return t('expiry.unknown');
-  const date = new Intl.DateTimeFormat(language(), { dateStyle: 'medium', timeStyle: 'short' }).format(when);
+  const date = new Intl.DateTimeFormat(locale(), { dateStyle: 'medium', timeStyle: 'short' }).format(when);
   const seconds = (when.getTime() - now) / 1000;
   if (seconds <= 0) return t('expiry.past', { date });
   return t('expiry.future', { relative: relative(seconds), date });
 }
 
 function relative(seconds) {
-  const rtf = new Intl.RelativeTimeFormat(language(), { numeric: 'auto' });
+  const rtf = new Intl.RelativeTimeFormat(locale(), { numeric: 'auto' });
   for (const [name, size] of DURATIONS) {
     // A little slack so "59 min 58 s" after an upload still reads "in 1 hour".
     if (seconds >= size * 0.98 || name === 'second') {
@@ -102,7 +102,7 @@ function relative(seconds) {
 }
 
 function capitalise(text) {
-  return text.charAt(0).toLocaleUpperCase(language()) + text.slice(1);
+  return text.charAt(0).toLocaleUpperCase(locale()) + text.slice(1);
 }
 
 /** "report.pdf" -> "PDF file"; no extension -> "Unknown type". */

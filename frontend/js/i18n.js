@@ -19,9 +19,14 @@ let catalog = {};
 let plurals = new Intl.PluralRules(DEFAULT);
 let numbers = new Intl.NumberFormat(DEFAULT);
 
-/** The page's language code ("en", "fr", ...), for Intl formatters. */
-export function language() {
-  return current;
+/**
+ * The tag for Intl formatters: the browser's own regional variant of the
+ * page's language when it has one (en-GB dates for a British browser on the
+ * English page), else the page's language itself.
+ */
+export function locale() {
+  const tags = navigator.languages ?? [];
+  return tags.find((tag) => String(tag).toLowerCase().split('-')[0] === current) ?? current;
 }
 
 /** The first supported language in `wanted` (BCP 47 tags), else English. */
@@ -94,7 +99,7 @@ export async function useLanguage(code, { remember = false } = {}) {
   }
   [current, catalog] = [wanted, loaded];
   plurals = new Intl.PluralRules(current);
-  numbers = new Intl.NumberFormat(current);
+  numbers = new Intl.NumberFormat(locale());
   if (remember) save(current);
   document.documentElement.lang = current;
   translate();

@@ -8,7 +8,7 @@
  */
 
 import { formatBytes, formatSpeed, formatTimeLeft } from './format.js';
-import { language, t } from './i18n.js';
+import { locale, t } from './i18n.js';
 
 const WINDOW_MS = 3000;
 const TEXT_EVERY_MS = 250;
@@ -65,7 +65,7 @@ export function Progress(root) {
     if (now - lastText < TEXT_EVERY_MS && loaded < total) return;
     lastText = now;
     const perSecond = rate(now);
-    percent.textContent = new Intl.NumberFormat(language(), { style: 'percent', maximumFractionDigits: 0 }).format(Math.floor(share) / 100);
+    percent.textContent = new Intl.NumberFormat(locale(), { style: 'percent', maximumFractionDigits: 0 }).format(Math.floor(share) / 100);
     bytes.textContent = t('progress.bytes', { loaded: formatBytes(loaded), total: formatBytes(total) });
     speed.textContent = perSecond
       ? t('progress.speed', { speed: formatSpeed(perSecond), left: formatTimeLeft((total - loaded) / perSecond) })

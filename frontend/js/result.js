@@ -13,7 +13,7 @@
 
 import { formatExpiry, formatSize } from './format.js';
 import { copyText, flash, saveTextFile } from './handoff.js';
-import { language, t } from './i18n.js';
+import { locale, t } from './i18n.js';
 import { Notice } from './messages.js';
 import { OwnerToken } from './owner.js';
 import { renderQr } from './qr.js';
@@ -25,7 +25,7 @@ export function shareLinkFor(token) {
 /** 1 -> "1 (burn after reading)", null -> "Unlimited". */
 export function formatDownloadLimit(max) {
   if (!max) return t('result.limit.unlimited');
-  return max === 1 ? t('result.limit.burn') : new Intl.NumberFormat(language()).format(max);
+  return max === 1 ? t('result.limit.burn') : new Intl.NumberFormat(locale()).format(max);
 }
 
 function recipientHint(max) {
