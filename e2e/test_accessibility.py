@@ -1,5 +1,6 @@
 """axe-core on every view: sender, staged file, result, My uploads, recipient, text reveal, passphrase
-prompt and error states, in light and dark mode at 360 and 1280 px: 0 violations at WCAG 2.2 AA.
+prompt and error states (bad token, file too large, empty text, wrong passphrase, no server settings),
+in light and dark mode at 360 and 1280 px: 0 violations at WCAG 2.2 AA.
 
 axe-core comes from frontend/node_modules (a devDependency pinned in package-lock.json, installed by
 `make setup`) and is evaluated through the DevTools protocol, which the page's CSP does not govern;
@@ -11,7 +12,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from conftest import REPO
+from conftest import MAX_UPLOAD_BYTES, REPO
 from helpers import check_token, drop_file, open_page, upload_via_http
 
 AXE = REPO / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
@@ -32,7 +33,7 @@ def audit(page: Page, view: str) -> list[str]:
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("width", [360, 1280])
-def test_every_view_has_no_wcag_violation(page, new_context, base_url, scheme, width):
+def test_every_view_has_no_wcag_violation(page, new_context, base_url, scheme, width, tmp_path):
     found: list[str] = []
     page.set_viewport_size({"width": width, "height": 900})
     page.emulate_media(color_scheme=scheme, reduced_motion="reduce")
@@ -42,6 +43,13 @@ def test_every_view_has_no_wcag_violation(page, new_context, base_url, scheme, w
     check_token(page, "not a token")
     expect(page.locator("[data-retrieve='notice']")).to_contain_text("not valid")
     found += audit(page, "retrieve error")
+
+    big = tmp_path / "disk-image.iso"
+    with open(big, "wb") as sparse:
+        sparse.truncate(MAX_UPLOAD_BYTES + 1)  # sparse: costs no disk
+    page.locator("[data-upload='input']").set_input_files(big)
+    expect(page.locator("[data-upload='notice']")).to_contain_text("so it was not sent")
+    found += audit(page, "file too large")
 
     drop_file(page, "report.pdf", b"%PDF-1.7 report")
     expect(page.locator("[data-upload='staged-name']")).to_have_text("report.pdf")
@@ -97,5 +105,13 @@ def test_every_view_has_no_wcag_violation(page, new_context, base_url, scheme, w
     reader.get_by_role("button", name="Unlock").click()
     expect(reader.get_by_role("button", name="Download", exact=True)).to_be_visible()
     found += audit(reader, "recipient, file")
+
+    offline = new_context().new_page()
+    offline.set_viewport_size({"width": width, "height": 900})
+    offline.emulate_media(color_scheme=scheme, reduced_motion="reduce")
+    offline.route("**/api/config", lambda route: route.abort())
+    offline.goto("/")
+    expect(offline.locator("[data-upload='notice']")).to_contain_text("uploads are off")
+    found += audit(offline, "no server settings")
 
     assert found == []
