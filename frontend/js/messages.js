@@ -12,6 +12,7 @@ import { t } from './i18n.js';
 // Codes whose sentence needs details: a function of the error and its detail.
 const DETAILS = {
   rate_limited: ({ retryAfter }) => ({ wait: waitFor(retryAfter) }),
+  server_busy: ({ retryAfter }) => ({ wait: waitFor(retryAfter) }),
   file_too_large: ({ name, size, max }) => ({ name, size: formatBytes(size), max: formatBytes(max) }),
   text_too_long: ({ bytes, max }) => ({ bytes, max: formatBytes(max) }),
 };
