@@ -95,6 +95,17 @@ def drop_file(page: Page, name: str, content: bytes, selector: str = "[data-drop
         page.dispatch_event(selector, event, {"dataTransfer": transfer})
 
 
+def send_staged(page: Page) -> None:
+    """Press Send on the staged file (a drop or a pick only stages it), in any language."""
+    page.locator("[data-upload='send']").click()
+
+
+def drop_and_send(page: Page, name: str, content: bytes, selector: str = "[data-dropzone='default']") -> None:
+    """Drop one file, then press Send."""
+    drop_file(page, name, content, selector)
+    send_staged(page)
+
+
 def check_token(page: Page, token: str) -> None:
     """Paste `token` in "Get a file back" and press Check token."""
     page.get_by_label("Token or share link").fill(token)
@@ -112,6 +123,7 @@ def upload_via_ui(page: Page, path: Path, *, downloads: str | None = None, passp
     if passphrase is not None:
         page.get_by_label("Passphrase (optional)").fill(passphrase)
     page.locator("[data-upload='input']").set_input_files(path)
+    send_staged(page)
     token_field = page.locator("#token-out")
     expect(token_field).to_be_visible(timeout=60_000)
     return token_field.input_value()

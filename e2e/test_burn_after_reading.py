@@ -25,7 +25,9 @@ def test_burn_after_reading(page, new_context, tmp_path):
     source.write_bytes(data)
     upload_via_ui(page, source, downloads=BURN)
     expect(page.locator("[data-result='downloads']")).to_have_text("1 (burn after reading)")
-    expect(page.locator("[data-result='limit-note']")).to_have_text(" or has been downloaded once")
+    expect(page.locator("[data-result='recipient-hint']")).to_contain_text(
+        "Each one opens the file until it expires or has been downloaded once."
+    )
     link = page.locator("#share-link").input_value()
 
     reader = new_context().new_page()

@@ -1,6 +1,6 @@
 """Journey 13: the owner token. Keep it to delete the file; it cannot download it.
 
-The sender saves the owner token (<name>.owner.jwe), then deletes the file
+The sender saves the owner token (<name>.owner-token, the name the CLI uses), then deletes the file
 from the result card with the keyboard-friendly confirm step; the download
 token then finds nothing. An owner token pasted in "Get a file back" says
 what it is instead of downloading.
@@ -24,8 +24,8 @@ def test_delete_now(page, tmp_path):
 
     with page.expect_download() as saved_info:
         page.get_by_role("button", name="Save owner token").click()
-    assert saved_info.value.suggested_filename == "draft.txt.owner.jwe"
-    saved = tmp_path / "owner.jwe"
+    assert saved_info.value.suggested_filename == "draft.txt.owner-token"
+    saved = tmp_path / "draft.txt.owner-token"
     saved_info.value.save_as(saved)
     assert saved.read_text() == owner
 
@@ -65,7 +65,7 @@ def test_owner_token_cannot_download(page, base_url):
     open_page(page)
     check_token(page, stored["owner_token"])
     expect(page.locator("[data-retrieve='notice']")).to_have_text(
-        "This is an owner token: it can delete the file, but not download it. "
-        "Use the download token or the share link."
+        "This is an owner token: it can delete its file, not download it."
     )
+    expect(page.get_by_role("button", name="Delete this file")).to_be_focused()
     expect(page.locator("[data-retrieve='info']")).to_be_hidden()

@@ -2,12 +2,12 @@
 
 from playwright.sync_api import expect
 
-from helpers import drop_file, open_page
+from helpers import drop_and_send, open_page
 
 
 def test_download_jwe_holds_the_token(page, tmp_path):
     open_page(page)
-    drop_file(page, "budget 2026.xlsx", b"PK\x03\x04 not really a spreadsheet")
+    drop_and_send(page, "budget 2026.xlsx", b"PK\x03\x04 not really a spreadsheet")
     expect(page.locator("#token-out")).to_be_visible()
     token = page.locator("#token-out").input_value()
 

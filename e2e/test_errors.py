@@ -87,10 +87,13 @@ def test_cancel_an_upload(page, tmp_path):
         {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 2_000_000},
     )
     page.locator("[data-upload='input']").set_input_files(source)
+    page.get_by_role("button", name="Send", exact=True).click()
     expect(page.locator("[data-progress='bytes']")).not_to_have_text("0 bytes of 19.07 MiB")
     page.get_by_role("button", name="Cancel upload").click()
     expect(page.locator("[data-upload='notice']")).to_have_text("Upload cancelled. Nothing was stored.")
-    expect(page.get_by_role("button", name="Choose a file")).to_be_focused()
+    # The file stays chosen: Send again, or remove it.
+    expect(page.get_by_role("button", name="Send", exact=True)).to_be_focused()
+    expect(page.locator("[data-upload='staged-name']")).to_have_text("cancel-me.bin")
     expect(page.locator("[data-part='result']")).to_be_hidden()
 
 

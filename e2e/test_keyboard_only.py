@@ -35,6 +35,8 @@ def test_keyboard_only_round_trip(page, tmp_path):
 
     tab_to(page, page.get_by_role("button", name="Choose a file"))
     choose_with_key(page, "Space", source)
+    expect(page.get_by_role("button", name="Send", exact=True)).to_be_focused()
+    page.keyboard.press("Enter")
     expect(page.locator("#token-out")).to_be_visible()
     token = page.locator("#token-out").input_value()
 

@@ -27,6 +27,7 @@ def test_200_mb_round_trip(page, tmp_path):
     stage_height = page.locator("[data-upload='stage']").bounding_box()["height"]
 
     page.locator("[data-upload='input']").set_input_files(source)
+    page.get_by_role("button", name="Send", exact=True).click()
     expect(page.get_by_role("button", name="Cancel upload")).to_be_visible()
     # The progress area takes the drop zone's place without moving anything.
     assert page.locator("[data-upload='stage']").bounding_box()["height"] == stage_height

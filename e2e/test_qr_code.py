@@ -6,12 +6,12 @@ import zxingcpp
 from PIL import Image
 from playwright.sync_api import expect
 
-from helpers import drop_file, open_page
+from helpers import drop_and_send, open_page
 
 
 def test_qr_code_decodes_to_the_share_link(page):
     open_page(page)
-    drop_file(page, "scan-me.txt", b"QR journey\n")
+    drop_and_send(page, "scan-me.txt", b"QR journey\n")
     expect(page.locator("#token-out")).to_be_visible()
     token = page.locator("#token-out").input_value()
     share_link = page.locator("#share-link").input_value()

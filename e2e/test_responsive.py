@@ -2,19 +2,15 @@
 
 Screenshots go to e2e/artifacts/: the start page, the result of an upload
 with a download limit and a passphrase, the same result after "Delete now"
-was asked, the file info of a share link, and the passphrase prompt. With
-UPDATE_SCREENSHOTS=1 the light 1280 px upload and retrieve pictures are
-also copied to docs/screenshots/ for the README.
+was asked, the file info of a share link, and the passphrase prompt. The
+README's pictures come from scripts/screenshots.py.
 """
 
-import os
-import shutil
 
 import pytest
 from playwright.sync_api import expect
 
-from conftest import REPO
-from helpers import drop_file, open_page, upload_via_http
+from helpers import drop_and_send, open_page, upload_via_http
 
 SAMPLE_NAME = "quarterly-report-2026.pdf"
 SAMPLE = b"%PDF-1.7\n" + b"Anon Hosting sample document.\n" * 4000
@@ -46,7 +42,7 @@ def test_layout_fits_and_looks_finished(page, base_url, artifacts, width, scheme
 
     page.get_by_label("Downloads allowed").select_option(label="3 downloads")
     page.get_by_label("Passphrase (optional)").fill("tell them by phone")
-    drop_file(page, SAMPLE_NAME, SAMPLE, selector="main")
+    drop_and_send(page, SAMPLE_NAME, SAMPLE, selector="main")
     expect(page.locator("#token-out")).to_be_visible()
     page.locator("[data-result='qr'] svg").wait_for()
     page.locator("[data-result='heading']").blur()  # no focus ring in the picture
@@ -75,8 +71,3 @@ def test_layout_fits_and_looks_finished(page, base_url, artifacts, width, scheme
     # Chromium logs every non-2xx fetch; the 401 passphrase_required is the page's cue.
     assert all("status of 401" in line for line in console), console
 
-    if os.environ.get("UPDATE_SCREENSHOTS") and width == 1280 and scheme == "light":
-        docs = REPO / "docs" / "screenshots"
-        docs.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(artifacts / "upload-1280.png", docs / "upload.png")
-        shutil.copyfile(artifacts / "retrieve-1280.png", docs / "retrieve.png")

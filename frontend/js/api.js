@@ -141,6 +141,29 @@ export function uploadFile(file, { expiresIn, maxDownloads, passphrase, password
   return { promise, cancel: () => xhr.abort() };
 }
 
+/**
+ * POST /api/files/retrieve -> the file's bytes as UTF-8 text (a short secret,
+ * revealed in the page). Counts as one download, like the form POST.
+ */
+export async function revealText(token, passphrase = '') {
+  const body = passphrase ? { token, passphrase } : { token };
+  let response;
+  try {
+    response = await fetch('/api/files/retrieve', {
+      method: 'POST',
+      headers: JSON_HEADERS,
+      body: JSON.stringify(body),
+      cache: 'no-store',
+      credentials: 'same-origin',
+    });
+    if (response.ok) return new TextDecoder().decode(await response.arrayBuffer());
+  } catch {
+    throw new ApiError('network_error');
+  }
+  const error = parseJson(await response.text().catch(() => ''));
+  throw errorFrom(response.status, error, response.headers.get('Retry-After'));
+}
+
 function hiddenInput(name, value) {
   const input = document.createElement('input');
   input.type = 'hidden';

@@ -7,19 +7,20 @@
  */
 
 import { formatDuration } from './format.js';
+import { t } from './i18n.js';
 
 const PRESETS = [3600, 86400, 7 * 86400, 30 * 86400];
 
 export function expiryChoices({ default_expires_in: byDefault, max_expires_in: max }) {
   const capped = PRESETS.filter((seconds) => !max || seconds <= max);
-  if (max && !capped.includes(max) && max < PRESETS[PRESETS.length - 1]) capped.push(max);
+  if (max && !capped.includes(max)) capped.push(max); // the server's longest, under or over the presets
   const all = new Set(capped);
   all.add(byDefault ?? PRESETS[2]);
   return Array.from(all)
     .sort((a, b) => (a || Infinity) - (b || Infinity))
     .map((seconds) => ({
       seconds,
-      label: seconds ? formatDuration(seconds) : 'Never expire',
+      label: seconds ? formatDuration(seconds) : t('upload.expiry.never'),
       selected: seconds === (byDefault ?? PRESETS[2]),
     }));
 }

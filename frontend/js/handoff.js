@@ -5,6 +5,8 @@
  * Pure DOM helpers, no state; used by result.js and owner.js.
  */
 
+import { t } from './i18n.js';
+
 const FEEDBACK_MS = 2000;
 
 /** Copy `text`; falls back to selecting `field` where the async clipboard is missing (plain HTTP). */
@@ -32,11 +34,10 @@ export function saveTextFile(name, text) {
   setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
 
-/** Show `text` on `button` for a moment, then its own label again. */
-export function flash(button, text) {
-  button.dataset.label ??= button.textContent;
-  button.textContent = text;
+/** Show "Copied" on `button` for a moment, then its own label (its data-i18n key) again. */
+export function flash(button) {
+  button.textContent = t('result.copiedButton');
   setTimeout(() => {
-    button.textContent = button.dataset.label;
+    button.textContent = t(button.dataset.i18n);
   }, FEEDBACK_MS);
 }

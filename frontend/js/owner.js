@@ -1,5 +1,5 @@
 /**
- * owner.js — the uploader's owner token: Copy, Save (<name>.owner.jwe) and
+ * owner.js — the uploader's owner token: Copy, Save (<name>.owner-token) and
  * "Delete now" with an in-page confirm step (no window.confirm: the
  * question and its Yes / No buttons take the button's place, focus moves to
  * "No", Escape backs out).
@@ -11,7 +11,10 @@
 
 import { deleteFile } from './api.js';
 import { copyText, flash, saveTextFile } from './handoff.js';
+import { t } from './i18n.js';
 
+// The name the CLI gives an owner token file too (anon-hosting upload -o).
+export const OWNER_SUFFIX = '.owner-token';
 // The file is gone either way: treat these like a successful delete.
 const ALREADY_GONE = new Set(['not_found', 'expired', 'download_limit_reached']);
 
@@ -28,15 +31,15 @@ export function OwnerToken(root, notice) {
   part('copy-owner').addEventListener('click', async (event) => {
     const button = event.currentTarget;
     if (await copyText(stored.owner_token, field)) {
-      notice.success('Owner token copied to the clipboard. Keep it to yourself.');
-      flash(button, 'Copied');
+      notice.success(t('owner.copied'));
+      flash(button);
     } else {
       notice.error('clipboard');
     }
   });
   part('save-owner').addEventListener('click', () => {
-    saveTextFile(`${stored.name}.owner.jwe`, stored.owner_token);
-    notice.success(`Saved “${stored.name}.owner.jwe”. Keep it; do not send it to the recipient.`);
+    saveTextFile(`${stored.name}${OWNER_SUFFIX}`, stored.owner_token);
+    notice.success(t('owner.saved', { file: `${stored.name}${OWNER_SUFFIX}` }));
   });
   deleteButton.addEventListener('click', () => asking(true));
   no.addEventListener('click', () => asking(false));
@@ -55,7 +58,7 @@ export function OwnerToken(root, notice) {
     if (deleting || !stored) return;
     deleting = true;
     root.setAttribute('aria-busy', 'true');
-    notice.info('Deleting…');
+    notice.info(t('owner.deleting'));
     try {
       await deleteFile(stored.owner_token);
       done(false);

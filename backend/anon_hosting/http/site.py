@@ -16,7 +16,7 @@ from ..errors import NotFound
 from .headers import SITE_HEADERS
 
 PUBLIC_FILES = {"index.html", "404.html", "favicon.svg"}
-PUBLIC_FOLDERS = {"css", "js", "vendor"}
+PUBLIC_FOLDERS = {"css", "js", "locales", "vendor"}
 
 
 def site_blueprint(folder: Path) -> Blueprint:

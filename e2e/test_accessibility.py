@@ -1,0 +1,117 @@
+"""axe-core on every view: sender, staged file, result, My uploads, recipient, text reveal, passphrase
+prompt and error states (bad token, file too large, empty text, wrong passphrase, no server settings),
+in light and dark mode at 360 and 1280 px: 0 violations at WCAG 2.2 AA.
+
+axe-core comes from frontend/node_modules (a devDependency pinned in package-lock.json, installed by
+`make setup`) and is evaluated through the DevTools protocol, which the page's CSP does not govern;
+the page itself is served and run exactly as in production.
+"""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from conftest import MAX_UPLOAD_BYTES, REPO
+from helpers import check_token, drop_file, open_page, upload_via_http
+
+AXE = REPO / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
+TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"]
+RUN = """async (tags) => {
+    const result = await axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] });
+    return result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}"""
+
+
+def audit(page: Page, view: str) -> list[str]:
+    assert AXE.is_file(), "axe-core is missing from frontend/node_modules: run make setup"
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text(encoding="utf-8"))
+    page.evaluate("document.activeElement?.blur()")
+    return [f"{view}: {violation}" for violation in page.evaluate(RUN, TAGS)]
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("width", [360, 1280])
+def test_every_view_has_no_wcag_violation(page, new_context, base_url, scheme, width, tmp_path):
+    found: list[str] = []
+    page.set_viewport_size({"width": width, "height": 900})
+    page.emulate_media(color_scheme=scheme, reduced_motion="reduce")
+    open_page(page)
+    found += audit(page, "sender")
+
+    check_token(page, "not a token")
+    expect(page.locator("[data-retrieve='notice']")).to_contain_text("not valid")
+    found += audit(page, "retrieve error")
+
+    big = tmp_path / "disk-image.iso"
+    with open(big, "wb") as sparse:
+        sparse.truncate(MAX_UPLOAD_BYTES + 1)  # sparse: costs no disk
+    page.locator("[data-upload='input']").set_input_files(big)
+    expect(page.locator("[data-upload='notice']")).to_contain_text("so it was not sent")
+    found += audit(page, "file too large")
+
+    drop_file(page, "report.pdf", b"%PDF-1.7 report")
+    expect(page.locator("[data-upload='staged-name']")).to_have_text("report.pdf")
+    found += audit(page, "staged")
+
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(page.locator("#token-out")).to_be_visible()
+    page.get_by_label("Keep this upload in this browser").check()
+    page.locator("[data-result='qr'] svg").wait_for()
+    found += audit(page, "result")
+
+    page.get_by_role("button", name="Delete now").click()
+    found += audit(page, "delete confirm")
+    page.get_by_role("button", name="Yes, delete").click()
+    expect(page.locator("[data-result='deleted']")).to_be_visible()
+    found += audit(page, "deleted")
+
+    page.get_by_role("button", name="Send another file").click()
+    page.get_by_role("tab", name="Text").click()
+    page.get_by_role("button", name="Send text").click()
+    expect(page.locator("[data-upload='notice']")).to_have_text("Type or paste the text first.")
+    found += audit(page, "text tab, error")
+
+    page.get_by_label("Text to share").fill("the wifi password is 8 words long")
+    page.get_by_role("button", name="Send text").click()
+    expect(page.locator("#token-out")).to_be_visible()
+    link = page.locator("#share-link").input_value()
+    page.reload()
+    page.locator("[data-part='mine'] summary").click()
+    expect(page.locator(".mine-item").first).to_contain_text("1 download left")
+    found += audit(page, "my uploads")
+
+    reader = new_context().new_page()
+    reader.set_viewport_size({"width": width, "height": 900})
+    reader.emulate_media(color_scheme=scheme, reduced_motion="reduce")
+    reader.goto(link)
+    reader.get_by_role("button", name="Reveal").wait_for()
+    found += audit(reader, "recipient, text")
+    reader.get_by_role("button", name="Reveal").click()
+    expect(reader.get_by_label("The text")).to_be_visible()
+    found += audit(reader, "text revealed")
+
+    locked = upload_via_http(base_url, b"locked", "locked.bin", passphrase="open sesame")
+    reader.goto(f"/#{locked['token']}")
+    reader.reload()
+    expect(reader.get_by_label("Passphrase", exact=True)).to_be_visible()
+    found += audit(reader, "passphrase prompt")
+    reader.get_by_label("Passphrase", exact=True).fill("wrong")
+    reader.get_by_role("button", name="Unlock").click()
+    expect(reader.locator("[data-retrieve='notice']")).to_contain_text("not right")
+    found += audit(reader, "wrong passphrase")
+    reader.get_by_label("Passphrase", exact=True).fill("open sesame")
+    reader.get_by_role("button", name="Unlock").click()
+    expect(reader.get_by_role("button", name="Download", exact=True)).to_be_visible()
+    found += audit(reader, "recipient, file")
+
+    offline = new_context().new_page()
+    offline.set_viewport_size({"width": width, "height": 900})
+    offline.emulate_media(color_scheme=scheme, reduced_motion="reduce")
+    offline.route("**/api/config", lambda route: route.abort())
+    offline.goto("/")
+    expect(offline.locator("[data-upload='notice']")).to_contain_text("uploads are off")
+    found += audit(offline, "no server settings")
+
+    assert found == []
