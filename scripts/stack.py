@@ -513,6 +513,10 @@ class Stack:
 
 
 def _interrupt(signum, frame):
+    """The first SIGINT or SIGTERM starts the clean stop; any that follow (a process group's signal
+    reaches make and this process together) are ignored, so they cannot cut that stop short."""
+    for other in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(other, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
@@ -558,6 +562,7 @@ def _run(args: argparse.Namespace) -> int:
         return 1
     # `kill`, make and process managers send SIGTERM: stop as cleanly as on Ctrl-C.
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     print(f"Starting {'gunicorn + nginx' if stack.use_nginx else 'gunicorn alone (no nginx found)'}…", flush=True)
     failure: ProcessFailed | None = None
     try:
