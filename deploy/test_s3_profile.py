@@ -55,7 +55,8 @@ def test_seaweedfs_holds_the_blobs(s3_stack):
     before = int(s3_stack.exec(backend, "python3", "-c", LIST_BUCKET).stdout)
     data = random_bytes(9 * 1024 * 1024)  # more than one 8 MiB part: a multipart upload
     token = upload(site, data, "in-s3.bin")["token"]
-    assert int(s3_stack.exec(backend, "python3", "-c", LIST_BUCKET).stdout) == before + 2  # blob and state
+    after = int(s3_stack.exec(backend, "python3", "-c", LIST_BUCKET).stdout)
+    assert after == before + 3  # the blob, its state and its expiry marker (docs/scaling.md)
     for name in s3_stack.containers("backend"):
         # Nothing on the local volume but the sweeper's lock (one sweeper per host).
         assert s3_stack.exec(name, "find", "/data/files", "-type", "f", "!", "-name", ".sweeper.lock").stdout == ""

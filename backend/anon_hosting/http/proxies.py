@@ -18,7 +18,7 @@ import time
 
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-RESOLVE_EVERY = 30.0
+RESOLVE_EVERY = 1.0  # seconds: a proxy container started again comes back with a new address
 FORWARDED = ("HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST",
              "HTTP_X_FORWARDED_PORT", "HTTP_X_FORWARDED_PREFIX", "HTTP_FORWARDED")
 
