@@ -48,15 +48,19 @@ def sweep():
     click.echo(f"Removed {current_app.extensions['anon_hosting'].sweep(full=True)} item(s).")
 
 
+def _backup_step(step, folder: Path) -> dict:
+    """Run backup.backup or backup.restore on this app's storage and key folder; errors as one CLI line."""
+    try:
+        return step(current_app.extensions["anon_hosting"].storage, current_app.config["SITE"].private_dir, folder)
+    except (ConfigError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @click.command("backup", help="Back up local storage and the sealed key set into DIR, while the server runs.")
 @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
 @with_appcontext
 def backup_command(dest: Path):
-    service = current_app.extensions["anon_hosting"]
-    try:
-        manifest = backup.backup(service.storage, current_app.config["SITE"].private_dir, dest)
-    except (ConfigError, OSError) as exc:
-        raise click.ClickException(str(exc)) from None
+    manifest = _backup_step(backup.backup, dest)
     click.echo(f"Backed up {manifest['files']} file(s) and the key set into {dest}. "
                "It holds no SECRET_KEY: keep that apart.")
 
@@ -65,11 +69,7 @@ def backup_command(dest: Path):
 @click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @with_appcontext
 def restore_command(src: Path):
-    service = current_app.extensions["anon_hosting"]
-    try:
-        manifest = backup.restore(service.storage, current_app.config["SITE"].private_dir, src)
-    except (ConfigError, OSError) as exc:
-        raise click.ClickException(str(exc)) from None
+    manifest = _backup_step(backup.restore, src)
     click.echo(f"Restored {manifest['files']} file(s) and the key set from {src}.")
 
 
