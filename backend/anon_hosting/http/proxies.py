@@ -7,8 +7,10 @@ whose peer (``REMOTE_ADDR``) is one of ``addrs`` goes through Werkzeug's
 X-Forwarded-* headers removed and keeps its peer address, so a client that
 reaches the backend directly cannot choose the address that rate limits and the
 access log see. ``addrs`` holds IP addresses, networks, or host names (a compose
-service such as ``nginx``); names are resolved when first needed and again, at
-most every ``RESOLVE_EVERY`` seconds, when an unknown peer asks.
+service such as ``nginx``). A peer that is not among the names' known addresses
+waits, at most ``WAIT`` seconds, for a lookup begun after it arrived, so a proxy
+started again with a new address is believed from its first request, and a slow
+or failing DNS (the proxy's container being recreated) never holds a request longer.
 """
 
 import ipaddress
@@ -18,16 +20,17 @@ import time
 
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-RESOLVE_EVERY = 1.0  # seconds: a proxy container started again comes back with a new address
+WAIT = 2.0  # seconds a request from an unknown peer waits for a fresh lookup of the names
+MIN_GAP = 0.1  # seconds between the starts of two lookups, so unknown peers cannot flood the DNS
 FORWARDED = ("HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST",
              "HTTP_X_FORWARDED_PORT", "HTTP_X_FORWARDED_PREFIX", "HTTP_FORWARDED")
 
 
 class TrustedProxyFix:
-    def __init__(self, app, hops: int, addrs: tuple[str, ...], resolve=socket.getaddrinfo, clock=time.monotonic):
+    def __init__(self, app, hops: int, addrs: tuple[str, ...], resolve=socket.getaddrinfo):
         self._app = app
         self._fixed = ProxyFix(app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0)
-        self._trusted = ProxyAddresses(addrs, resolve, clock)
+        self._trusted = ProxyAddresses(addrs, resolve)
 
     def __call__(self, environ, start_response):
         if self._trusted.contains(environ.get("REMOTE_ADDR", "")):
@@ -38,17 +41,19 @@ class TrustedProxyFix:
 
 
 class ProxyAddresses:
-    def __init__(self, entries: tuple[str, ...], resolve=socket.getaddrinfo, clock=time.monotonic):
+    def __init__(self, entries: tuple[str, ...], resolve=socket.getaddrinfo):
         self._networks, self._names = [], []
         for entry in entries:
             try:
                 self._networks.append(ipaddress.ip_network(entry, strict=False))
             except ValueError:
                 self._names.append(entry)
-        self._resolve, self._clock = resolve, clock
+        self._resolve = resolve
         self._resolved: frozenset[str] = frozenset()
-        self._resolved_at: float | None = None
-        self._lock = threading.Lock()
+        self._started = float("-inf")  # when the lookup behind _resolved began
+        self._wanted = float("-inf")  # the arrival of the newest peer waiting for a lookup
+        self._cond = threading.Condition()
+        self._lookups: threading.Thread | None = None
 
     def contains(self, addr: str) -> bool:
         try:
@@ -59,21 +64,30 @@ class ProxyAddresses:
             return True
         if not self._names:
             return False
-        if addr not in self._resolved and self._due():
-            self._refresh()
-        return addr in self._resolved
+        return addr in self._resolved or addr in self._fresh(time.monotonic())
 
-    def _due(self) -> bool:
-        return self._resolved_at is None or self._clock() - self._resolved_at >= RESOLVE_EVERY
+    def _fresh(self, arrived: float) -> frozenset[str]:
+        """The addresses from a lookup begun at or after ``arrived``, or the last known after WAIT."""
+        with self._cond:
+            self._wanted = max(self._wanted, arrived)
+            if self._lookups is None or not self._lookups.is_alive():  # none yet, or not in this forked worker
+                self._lookups = threading.Thread(target=self._look_up, name="proxy-lookups", daemon=True)
+                self._lookups.start()
+            self._cond.notify_all()
+            self._cond.wait_for(lambda: self._started >= arrived, timeout=WAIT)
+            return self._resolved
 
-    def _refresh(self) -> None:
-        with self._lock:
-            if not self._due():
-                return
-            found = set()
+    def _look_up(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._wanted > self._started)
+            time.sleep(max(0.0, self._started + MIN_GAP - time.monotonic()))
+            started, found = time.monotonic(), set()
             for name in self._names:
                 try:
                     found.update(info[4][0] for info in self._resolve(name, None, proto=socket.IPPROTO_TCP))
-                except OSError:  # not resolvable yet (the proxy's container not started): trust nobody by it
+                except OSError:  # not resolvable (the proxy's container not started): trust nobody by it
                     continue
-            self._resolved, self._resolved_at = frozenset(found), self._clock()
+            with self._cond:
+                self._resolved, self._started = frozenset(found), started
+                self._cond.notify_all()

@@ -109,23 +109,67 @@ def test_x_forwarded_for_from_any_other_peer_is_ignored(app_config, peer):
     assert [upload(client, "10.0.0.1", xff=f"203.0.113.{n}").status_code for n in range(4)] == [201] * 4
 
 
-def test_a_proxy_named_by_host_is_resolved_when_needed_and_again_after_a_while():
-    from anon_hosting.http.proxies import RESOLVE_EVERY, ProxyAddresses
-    now, answers, calls = [0.0], {"nginx": ["172.18.0.5"]}, []
+class Resolver:
+    """getaddrinfo for a few names; a name can be made to hang until released."""
 
-    def resolve(name, port, proto=0):
-        calls.append(name)
-        if name not in answers:
+    def __init__(self, **answers):
+        self.answers, self.calls, self.gates = answers, [], {}
+
+    def __call__(self, name, port, proto=0):
+        self.calls.append(name)
+        answer = self.answers.get(name)  # what the DNS knew when the lookup began
+        if name in self.gates:
+            self.gates.pop(name).wait()
+        if answer is None:
             raise OSError("no such host")
-        return [(2, 1, 6, "", (addr, 0)) for addr in answers[name]]
+        return [(2, 1, 6, "", (addr, 0)) for addr in answer]
 
-    trusted = ProxyAddresses(("nginx", "missing"), resolve=resolve, clock=lambda: now[0])
+
+def test_a_proxy_named_by_host_is_believed_at_its_current_address():
+    from anon_hosting.http.proxies import ProxyAddresses
+    resolver = Resolver(nginx=["172.18.0.5"])
+    trusted = ProxyAddresses(("nginx", "missing"), resolve=resolver)
     assert trusted.contains("172.18.0.5") and not trusted.contains("172.18.0.6")
-    assert calls == ["nginx", "missing"], "an unknown peer within RESOLVE_EVERY must not resolve again"
-    answers["nginx"] = ["172.18.0.6"]  # the proxy's container was recreated
-    now[0] += RESOLVE_EVERY
+    assert resolver.calls == ["nginx", "missing"] * 2, "a known address needs no lookup; an unknown one does"
+    resolver.answers["nginx"] = ["172.18.0.6"]  # the proxy's container was recreated
     assert trusted.contains("172.18.0.6") and not trusted.contains("172.18.0.5")
     assert not trusted.contains("not an address")
+
+
+def test_a_lookup_begun_before_a_peer_arrived_does_not_decide_for_it():
+    """The new proxy's first request waits for a lookup of its own, not the stale one in flight."""
+    import threading
+
+    from anon_hosting.http.proxies import ProxyAddresses
+    resolver = Resolver(nginx=None)  # the proxy's container is being recreated
+    resolver.gates["nginx"] = stale = threading.Event()
+    trusted = ProxyAddresses(("nginx",), resolve=resolver)
+    answers = {}
+    early = threading.Thread(target=lambda: answers.update(early=trusted.contains("172.18.0.6")))
+    early.start()
+    while resolver.calls != ["nginx"]:  # the early peer's lookup has begun, and hangs
+        threading.Event().wait(0.01)
+    resolver.answers["nginx"] = ["172.18.0.6"]  # the proxy is back
+    late = threading.Thread(target=lambda: answers.update(late=trusted.contains("172.18.0.6")))
+    late.start()
+    threading.Event().wait(0.05)
+    stale.set()
+    early.join(), late.join()
+    assert answers == {"early": False, "late": True}
+    assert resolver.calls == ["nginx", "nginx"]
+
+
+def test_a_hanging_dns_holds_a_request_for_wait_seconds_at_most(monkeypatch):
+    import threading
+
+    from anon_hosting.http import proxies
+    monkeypatch.setattr(proxies, "WAIT", 0.2)
+    resolver = Resolver(nginx=["172.18.0.5"])
+    resolver.gates["nginx"] = release = threading.Event()
+    trusted = proxies.ProxyAddresses(("nginx",), resolve=resolver)
+    assert not trusted.contains("172.18.0.5"), "no answer within WAIT: not believed"
+    release.set()
+    assert trusted.contains("172.18.0.5")
 
 
 @pytest.mark.parametrize("raw", ["10.0.0.0/33", "bad host!", "-nginx"])
