@@ -1,5 +1,6 @@
 """axe-core on every view: sender, staged file, result, My uploads, recipient, text reveal, passphrase
-prompt and error states (bad token, file too large, empty text, wrong passphrase, no server settings),
+prompt and error states (bad token, file too large, empty text, wrong passphrase, no server settings,
+and each error code the API answers, as the recipient's view and the sender's form show it),
 in light and dark mode at 360 and 1280 px: 0 violations at WCAG 2.2 AA.
 
 axe-core comes from frontend/node_modules (a devDependency pinned in package-lock.json, installed by
@@ -114,4 +115,52 @@ def test_every_view_has_no_wcag_violation(page, new_context, base_url, scheme, w
     expect(offline.locator("[data-upload='notice']")).to_contain_text("uploads are off")
     found += audit(offline, "no server settings")
 
+    assert found == []
+
+
+# Each error the API can answer, as the recipient view and the sender's form show it.
+ANSWERS = {
+    "not_found": 404, "expired": 410, "download_limit_reached": 410, "download_in_progress": 409,
+    "rate_limited": 429, "storage_unavailable": 503, "internal_error": 500, "insufficient_storage": 507,
+}
+
+
+def answer_with(code: str):
+    def handle(route):
+        if route.request.method != "POST":
+            return route.continue_()
+        if code == "network":
+            return route.abort()
+        body = f'{{"error": {{"code": "{code}", "message": "{code}"}}}}'
+        return route.fulfill(status=ANSWERS[code], content_type="application/json", body=body,
+                             headers={"Retry-After": "30"})
+    return handle
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("width", [360, 1280])
+def test_every_error_state_has_no_wcag_violation(page, new_context, base_url, scheme, width):
+    """The share link's view and the sender's form, once for each error code the API answers."""
+    found: list[str] = []
+    page.set_viewport_size({"width": width, "height": 900})
+    page.emulate_media(color_scheme=scheme, reduced_motion="reduce")
+    token = upload_via_http(base_url, b"still here", "here.txt")["token"]
+    for code in [*ANSWERS, "network"]:
+        page.unroute("**/api/files/info")
+        page.route("**/api/files/info", answer_with(code))
+        page.goto("about:blank")
+        page.goto(f"/#{token}")
+        expect(page.locator("[data-retrieve='notice']")).not_to_be_empty()
+        found += audit(page, f"recipient, {code}")
+    page = new_context().new_page()  # the sender's page: the share link's tab stays in the recipient's view
+    page.set_viewport_size({"width": width, "height": 900})
+    page.emulate_media(color_scheme=scheme, reduced_motion="reduce")
+    for code in ["rate_limited", "storage_unavailable", "insufficient_storage", "internal_error", "network"]:
+        page.unroute("**/api/files*")
+        page.route("**/api/files*", answer_with(code))
+        open_page(page)
+        drop_file(page, "report.pdf", b"%PDF-1.7 report")
+        page.get_by_role("button", name="Send", exact=True).click()
+        expect(page.locator("[data-upload='notice']")).not_to_be_empty()
+        found += audit(page, f"upload, {code}")
     assert found == []
