@@ -156,13 +156,16 @@ compose-config: setup
 E2E_OWN_STACKS := --ignore=e2e/test_rate_limit.py --ignore=e2e/test_upload_password.py \
 	--deselect e2e/test_security_headers.py::test_backend_down_is_json_502
 
-# The e2e journeys against the compose site under deploy/test-settings.yml, then deploy/ (hardening,
-# logs, persistence, replicas, the s3 profile); the stack is put back as compose-up left it, whatever failed.
+# The e2e journeys and the integration tests marked `site` against the compose site under
+# deploy/test-settings.yml, then deploy/ (hardening, logs, persistence, replicas, the s3 profile);
+# the stack is put back as compose-up left it, whatever failed.
 compose-test: setup system-deps
 	@rc=0; \
 	$(PYTHON) scripts/compose.py up --no-build -f deploy/test-settings.yml || rc=1; \
 	if [ $$rc = 0 ]; then \
-		E2E_BASE_URL=$$($(PYTHON) scripts/compose.py url) $(VENV)/bin/pytest e2e $(E2E_OWN_STACKS) || rc=1; \
+		site=$$($(PYTHON) scripts/compose.py url); \
+		E2E_BASE_URL=$$site $(VENV)/bin/pytest e2e $(E2E_OWN_STACKS) || rc=1; \
+		INTEGRATION_SITE_URL=$$site $(VENV)/bin/pytest backend/tests/integration || rc=1; \
 		$(VENV)/bin/pytest deploy --durations=8 || rc=1; \
 	fi; \
 	$(PYTHON) scripts/compose.py up --no-build || rc=1; \

@@ -5,15 +5,30 @@ in a fresh temp folder and registers it with the audit; ``server`` is the
 module's default server (2 workers, default limits). When the session ends,
 every server's log is searched for every token it issued, the tokens' parts and
 file keys, and its SECRET_KEY (see log_audit.py); a hit fails the session.
+With INTEGRATION_SITE_URL set, both yield the compose site instead, and only the
+tests marked ``site`` run (site.py).
 """
 
 import contextlib
+import os
 import shutil
 
 import pytest
 
 from .log_audit import LogAudit
 from .server import GunicornServer
+from .site import ComposeSite
+
+SITE_URL = os.environ.get("INTEGRATION_SITE_URL")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "site: needs nothing but HTTP to the site, so it also runs against compose")
+
+
+def pytest_collection_modifyitems(config, items):
+    if SITE_URL:
+        items[:] = [item for item in items if item.get_closest_marker("site")]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -28,6 +43,11 @@ def log_audit():
 
 @pytest.fixture(scope="session")
 def serve(tmp_path_factory, log_audit):
+    if SITE_URL:
+        site = ComposeSite(SITE_URL)
+        log_audit.watch(site)
+        return lambda name="server", **options: contextlib.nullcontext(site)
+
     @contextlib.contextmanager
     def serve(name: str = "server", **options):
         server = GunicornServer(tmp_path_factory.mktemp(name), **options)

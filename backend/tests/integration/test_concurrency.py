@@ -10,7 +10,11 @@ import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from .transfer import MIB, UPLOADERS, download_bytes
+
+pytestmark = pytest.mark.site
 
 CLIENTS = 16
 FILES = 64

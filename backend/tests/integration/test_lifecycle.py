@@ -24,6 +24,7 @@ def upload(server, data, query=""):
     return response.json()
 
 
+@pytest.mark.site
 def test_eight_concurrent_retrieves_of_a_burn_after_reading_file_give_exactly_one_download(busy_server):
     data = os.urandom(8 * 1024 * 1024 + 3)
     token = upload(busy_server, data, "?max_downloads=1")["token"]
@@ -57,6 +58,7 @@ def test_eight_concurrent_retrieves_of_a_burn_after_reading_file_give_exactly_on
     assert wait_until(counted, timeout=10)
 
 
+@pytest.mark.site
 def test_a_download_cut_off_by_the_client_does_not_use_up_the_limit(busy_server):
     data = os.urandom(32 * 1024 * 1024)
     token = upload(busy_server, data, "?max_downloads=1")["token"]
@@ -73,6 +75,7 @@ def test_a_download_cut_off_by_the_client_does_not_use_up_the_limit(busy_server)
     assert got.status_code == 200 and got.content == data
 
 
+@pytest.mark.site
 def test_delete_through_any_worker_makes_the_file_gone_everywhere(busy_server):
     answer = upload(busy_server, b"bye")
     session = busy_server.session()
@@ -93,6 +96,7 @@ def test_the_background_sweeper_deletes_expired_files(busy_server):
     assert (expired.status_code, expired.json()["error"]["code"]) == (410, "expired")
 
 
+@pytest.mark.site
 def test_passphrase_attempts_are_counted_across_workers(busy_server):
     response = busy_server.session().post(busy_server.url("/api/files"), data=b"locked",
                                           headers={**RAW, "X-Passphrase": "right"})
