@@ -10,10 +10,13 @@ class AppError(Exception):
     status = 500
     code = "internal_error"
     message = "Something went wrong on our side. Please try again."
+    retry_after: int | None = None  # seconds, answered as Retry-After when set
 
-    def __init__(self, message: str | None = None):
+    def __init__(self, message: str | None = None, retry_after: int | None = None):
         super().__init__(message or self.message)
         self.message = message or self.message
+        seconds = self.retry_after if retry_after is None else retry_after
+        self.headers = {} if seconds is None else {"Retry-After": str(seconds)}
 
 
 class BadRequest(AppError):
@@ -57,7 +60,7 @@ class InsufficientStorage(AppError):
 class StorageUnavailable(AppError):
     status, code = 503, "storage_unavailable"
     message = "The file storage is not available right now."
-    headers = {"Retry-After": "30"}  # seconds: an outage is worth a retry, not a reload loop
+    retry_after = 30  # an outage is worth a retry, not a reload loop
 
 
 class CorruptFile(AppError):
@@ -106,10 +109,7 @@ class DownloadLimitReached(AppError):
 class RateLimited(AppError):
     status, code = 429, "rate_limited"
     message = "Too many attempts. Wait a few minutes and try again."
-
-    def __init__(self, message: str | None = None, retry_after: int = 60):
-        super().__init__(message)
-        self.headers = {"Retry-After": str(retry_after)}
+    retry_after = 60
 
 
 class RequestTimeout(AppError):
@@ -120,7 +120,4 @@ class RequestTimeout(AppError):
 class Busy(AppError):
     status, code = 503, "server_busy"
     message = "The server is busy checking other passphrases. Try again in a moment."
-
-    def __init__(self, message: str | None = None, retry_after: int = 1):
-        super().__init__(message)
-        self.headers = {"Retry-After": str(retry_after)}
+    retry_after = 1

@@ -48,7 +48,7 @@ def error_response(error: AppError):
         response = jsonify(error={"code": error.code, "message": error.message})
     response.status_code = error.status
     response.headers.update(API_HEADERS)
-    response.headers.update(getattr(error, "headers", {}))
+    response.headers.update(error.headers)
     return response
 
 
