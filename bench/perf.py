@@ -45,6 +45,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -59,6 +60,7 @@ sys.path.insert(0, str(BENCH))
 
 import perf_clients as clients  # noqa: E402
 import perf_report as report  # noqa: E402
+from stacklib import processes  # noqa: E402
 
 from stack import Stack, free_port  # noqa: E402
 
@@ -114,15 +116,12 @@ class BenchStack(Stack):
             folder = self.workdir / f"floor-{name}"
             folder.mkdir(parents=True, exist_ok=True)
             env = {**self.backend_env(), "BARE_APP_DIR": str(folder), "PYTHONPATH": str(BENCH)}
-            self.floors[name] = subprocess.Popen(  # noqa: S603 - our own gunicorn, fixed arguments
-                [*self.gunicorn_command(f"127.0.0.1:{self.floor_ports[name][1]}"), app],
-                cwd=BENCH, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            self.floors[name] = processes.launch(self.gunicorn_command(f"127.0.0.1:{self.floor_ports[name][1]}", app),
+                                                 folder / "gunicorn.log", env=env, cwd=BENCH)
 
     def stop(self) -> None:
         for process in self.floors.values():
-            if process.poll() is None:
-                process.terminate()
-                process.wait(timeout=30)
+            processes.stop(process, signal.SIGTERM, timeout=30)
         super().stop()
 
     @property

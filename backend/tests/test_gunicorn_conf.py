@@ -8,7 +8,6 @@ import logging
 import re
 import runpy
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -19,7 +18,7 @@ import pytest
 from gunicorn import glogging
 from gunicorn.config import Config
 
-from tests.integration.server import BACKEND_DIR, GUNICORN, free_port, gunicorn_env, random_secret_key
+from tests.integration.server import BACKEND_DIR, GUNICORN, free_port, gunicorn_env, processes, random_secret_key
 
 CONF = runpy.run_path(str(Path(__file__).resolve().parents[1] / "gunicorn.conf.py"))
 
@@ -87,9 +86,8 @@ def threads_server(tmp_path):
         port = free_port()
         env = gunicorn_env(tmp_path / "files", tmp_path / "private", random_secret_key(), workers=workers,
                            extra={"GUNICORN_THREADS": str(threads)})  # a valid config: on_starting checks it
-        process = subprocess.Popen([str(GUNICORN), "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{port}",  # noqa: S603
-                                    "tests.threads_app:app"], cwd=BACKEND_DIR, env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        command = processes.gunicorn_command(f"127.0.0.1:{port}", gunicorn=GUNICORN, app="tests.threads_app:app")
+        process = processes.launch(command, tmp_path / "gunicorn.log", env=env, cwd=BACKEND_DIR)
         servers.append(process)
         deadline = time.monotonic() + 30
         while True:
