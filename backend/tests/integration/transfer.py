@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 import requests
 from stacklib import memory, multipart
+from stacklib.answers import error_code  # noqa: F401 - the tests take it from here
 
 from .server import GunicornServer
 
@@ -123,13 +124,6 @@ def download_bytes(server: GunicornServer, token: str, session: requests.Session
     response = (session or requests).post(server.url("/api/files/retrieve"), json={"token": token}, timeout=60)
     assert response.status_code == 200, response.text
     return response.content
-
-
-def error_code(response: requests.Response) -> str | None:
-    try:
-        return response.json()["error"]["code"]
-    except (ValueError, KeyError, TypeError):
-        return None
 
 
 # -- raw sockets ----------------------------------------------------------------
