@@ -99,7 +99,7 @@ run: setup
 test: setup system-deps $(NPM_STAMP)
 	@rc=0; \
 	$(MAKE) --no-print-directory lint || rc=1; \
-	$(VENV)/bin/pytest backend/tests || rc=1; \
+	$(VENV)/bin/pytest backend/tests bench/tests scripts/tests || rc=1; \
 	if [ -n "$$(find e2e -name 'test_*.py' -o -name '*_test.py' 2>/dev/null)" ]; then \
 		$(VENV)/bin/pytest e2e || rc=1; \
 	else echo "e2e: no tests yet in e2e/, skipping"; fi; \

@@ -60,9 +60,9 @@ sys.path.insert(0, str(BENCH))
 
 import perf_clients as clients  # noqa: E402
 import perf_report as report  # noqa: E402
-from stacklib import processes  # noqa: E402
 
 from stack import Stack, free_port  # noqa: E402
+from stacklib import memory, processes  # noqa: E402
 
 MIB = 1 << 20
 SIZES = (1 * MIB, 64 * MIB)
@@ -154,7 +154,7 @@ def dd_fsync(source: Path, target: Path) -> float:
     return seconds
 
 
-def one_run(stack: BenchStack, files: dict[int, Path], out: Path, sampler: clients.RssSampler, run: int) -> dict:
+def one_run(stack: BenchStack, files: dict[int, Path], out: Path, sampler: memory.RssSampler, run: int) -> dict:
     figures = {}
     def worker_cpu() -> float:
         return clients.cpu_seconds({"w": [stack.gunicorn.pid]})["w"]
@@ -202,8 +202,7 @@ def measure(args: argparse.Namespace, root: Path) -> dict:
             raise RuntimeError("nginx is not installed: the benchmark measures through nginx")
         for name in FLOORS:
             clients.wait_ready(f"{stack.floor_url(name)}/api/health", timeout=60)
-        sampler = clients.RssSampler(stack.gunicorn.pid)
-        sampler.start()
+        sampler = memory.RssSampler(memory.workers_of(stack.gunicorn.pid), 0.005, phases_only=True).start()
         idle = sampler.current()
         cpu_groups = {"gunicorn": [stack.gunicorn.pid], "nginx": [stack.nginx.pid], "client": [os.getpid()]}
         runs, small = [], []

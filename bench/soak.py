@@ -72,7 +72,6 @@ sys.path[:0] = [str(BENCH), str(BENCH.parent / "scripts")]
 
 from soak_client import REQUEST_TIMEOUT, Client, client_address  # noqa: E402
 from soak_report import ABUSE_RENEW, Results, WorkerMonitor, print_table, summarize  # noqa: E402
-
 from stack import NGINX_LIMITS, NO_NGINX_LIMITS, Stack  # noqa: E402
 
 KIB, MIB = 1 << 10, 1 << 20

@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 import requests
 from jwcrypto.common import base64url_decode, base64url_encode
+
 from soak_report import Results, Stored, lease_still_open
 from stacklib.answers import error_code
 from stacklib.multipart import MultipartBody

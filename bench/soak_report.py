@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import psutil
 import requests
+
 from stacklib.answers import error_code
 from stacklib.memory import RssSampler, workers_of
 
