@@ -40,7 +40,7 @@ help:
 	@echo "make setup        .venv with the Python deps (hash-checked) and .env with a random SECRET_KEY"
 	@echo "make system-deps  Debian packages nginx, chromium, curl, jq and npm, when missing (as root)"
 	@echo "make run          make setup, the data folders, then serve on HOST=$(HOST) PORT=$(PORT) (gunicorn behind nginx on API_PORT=8000)"
-	@echo "make test         make setup system-deps, npm ci in frontend/, then lint, backend and end-to-end tests (loopback only)"
+	@echo "make test         make setup system-deps, npm ci in frontend/, then lint, backend, tooling (bench/tests, scripts/tests) and end-to-end tests (loopback only)"
 	@echo "make lint         ruff (with its security rules) on backend/, bench/, scripts/ and e2e/; bandit on the package"
 	@echo "make audit        known-vulnerability audit of the locked dependencies (asks PyPI)"
 	@echo "make lock         move backend/requirements*.lock to the current releases, with hashes"
