@@ -56,7 +56,6 @@ def read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
-
 class Stack:
     """gunicorn (+ nginx in front when available) on loopback ports.
 
