@@ -95,11 +95,13 @@ run: setup
 	$(SERVE)
 
 # Every step always runs; the target fails if any does. The steps read only the repository and
-# loopback, so the verdict depends on the commit alone (the README shows the offline check).
+# loopback, so the verdict depends on the commit alone (the README shows the offline check). The tests
+# of the tooling (bench/tests, scripts/tests) run in a pytest of their own, outside backend/'s pytest root.
 test: setup system-deps $(NPM_STAMP)
 	@rc=0; \
 	$(MAKE) --no-print-directory lint || rc=1; \
-	$(VENV)/bin/pytest backend/tests bench/tests scripts/tests || rc=1; \
+	$(VENV)/bin/pytest backend/tests || rc=1; \
+	$(VENV)/bin/pytest bench/tests scripts/tests || rc=1; \
 	if [ -n "$$(find e2e -name 'test_*.py' -o -name '*_test.py' 2>/dev/null)" ]; then \
 		$(VENV)/bin/pytest e2e || rc=1; \
 	else echo "e2e: no tests yet in e2e/, skipping"; fi; \
