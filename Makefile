@@ -40,7 +40,7 @@ help:
 	@echo "make setup        .venv with the Python deps (hash-checked) and .env with a random SECRET_KEY"
 	@echo "make system-deps  Debian packages nginx, chromium, curl, jq and npm, when missing (as root)"
 	@echo "make run          make setup, the data folders, then serve on HOST=$(HOST) PORT=$(PORT) (gunicorn behind nginx on API_PORT=8000)"
-	@echo "make test         make setup system-deps, npm ci in frontend/, then lint, backend and end-to-end tests (loopback only)"
+	@echo "make test         make setup system-deps, npm ci in frontend/, then lint, backend, tooling (bench/tests, scripts/tests) and end-to-end tests (loopback only)"
 	@echo "make lint         ruff (with its security rules) on backend/, bench/, scripts/ and e2e/; bandit on the package"
 	@echo "make audit        known-vulnerability audit of the locked dependencies (asks PyPI)"
 	@echo "make lock         move backend/requirements*.lock to the current releases, with hashes"
@@ -95,11 +95,13 @@ run: setup
 	$(SERVE)
 
 # Every step always runs; the target fails if any does. The steps read only the repository and
-# loopback, so the verdict depends on the commit alone (the README shows the offline check).
+# loopback, so the verdict depends on the commit alone (the README shows the offline check). The tests
+# of the tooling (bench/tests, scripts/tests) run in a pytest of their own, outside backend/'s pytest root.
 test: setup system-deps $(NPM_STAMP)
 	@rc=0; \
 	$(MAKE) --no-print-directory lint || rc=1; \
 	$(VENV)/bin/pytest backend/tests || rc=1; \
+	$(VENV)/bin/pytest bench/tests scripts/tests || rc=1; \
 	if [ -n "$$(find e2e -name 'test_*.py' -o -name '*_test.py' 2>/dev/null)" ]; then \
 		$(VENV)/bin/pytest e2e || rc=1; \
 	else echo "e2e: no tests yet in e2e/, skipping"; fi; \

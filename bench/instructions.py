@@ -44,7 +44,7 @@ REPO = BENCH.parent
 PYTHON = REPO / ".venv" / "bin" / "python"
 sys.path.insert(0, str(REPO / "scripts"))
 
-from stack import free_port  # noqa: E402
+from stacklib.processes import free_port, gunicorn_command, launch  # noqa: E402
 
 WARM = 10  # round trips in the short run, whose count is subtracted
 PAYLOAD = b"\0" * 4096
@@ -84,11 +84,9 @@ def worker_run(app: str, round_trips: int, root: Path) -> int:
            "ENCRYPTED_FILE_STORAGE": str(folder / "files"), "PRIVATE_FOLDER": str(folder / "private"),
            "BARE_APP_DIR": str(folder), "RATE_LIMIT_UPLOADS": "0", "RATE_LIMIT_TOKENS": "0",
            "SWEEP_INTERVAL": "0", "WEB_CONCURRENCY": "1", "PYTHONPATH": str(BENCH)}
-    gunicorn = [str(PYTHON), str(REPO / ".venv" / "bin" / "gunicorn"), "-c", str(REPO / "backend" / "gunicorn.conf.py"),
-                "--no-control-socket", "-b", f"127.0.0.1:{port}", app]
-    server = subprocess.Popen(  # noqa: S603 - valgrind running our own gunicorn, fixed arguments
-        cachegrind(gunicorn, folder / "cg"), cwd=REPO / "backend", env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    gunicorn = [str(PYTHON), *gunicorn_command(f"127.0.0.1:{port}", gunicorn=REPO / ".venv" / "bin" / "gunicorn",
+                                                app=app)]  # python itself, so that valgrind follows the interpreter
+    server = launch(cachegrind(gunicorn, folder / "cg"), folder / "gunicorn.log", env=env)
     try:
         conn = _connect(port, server)
         for _ in range(round_trips):

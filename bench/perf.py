@@ -45,6 +45,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -61,6 +62,7 @@ import perf_clients as clients  # noqa: E402
 import perf_report as report  # noqa: E402
 
 from stack import Stack, free_port  # noqa: E402
+from stacklib import memory, processes  # noqa: E402
 
 MIB = 1 << 20
 SIZES = (1 * MIB, 64 * MIB)
@@ -114,15 +116,12 @@ class BenchStack(Stack):
             folder = self.workdir / f"floor-{name}"
             folder.mkdir(parents=True, exist_ok=True)
             env = {**self.backend_env(), "BARE_APP_DIR": str(folder), "PYTHONPATH": str(BENCH)}
-            self.floors[name] = subprocess.Popen(  # noqa: S603 - our own gunicorn, fixed arguments
-                [*self.gunicorn_command(f"127.0.0.1:{self.floor_ports[name][1]}"), app],
-                cwd=BENCH, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            self.floors[name] = processes.launch(self.gunicorn_command(f"127.0.0.1:{self.floor_ports[name][1]}", app),
+                                                 folder / "gunicorn.log", env=env, cwd=BENCH)
 
     def stop(self) -> None:
         for process in self.floors.values():
-            if process.poll() is None:
-                process.terminate()
-                process.wait(timeout=30)
+            processes.stop(process, signal.SIGTERM, timeout=30)
         super().stop()
 
     @property
@@ -155,7 +154,7 @@ def dd_fsync(source: Path, target: Path) -> float:
     return seconds
 
 
-def one_run(stack: BenchStack, files: dict[int, Path], out: Path, sampler: clients.RssSampler, run: int) -> dict:
+def one_run(stack: BenchStack, files: dict[int, Path], out: Path, sampler: memory.RssSampler, run: int) -> dict:
     figures = {}
     def worker_cpu() -> float:
         return clients.cpu_seconds({"w": [stack.gunicorn.pid]})["w"]
@@ -203,8 +202,7 @@ def measure(args: argparse.Namespace, root: Path) -> dict:
             raise RuntimeError("nginx is not installed: the benchmark measures through nginx")
         for name in FLOORS:
             clients.wait_ready(f"{stack.floor_url(name)}/api/health", timeout=60)
-        sampler = clients.RssSampler(stack.gunicorn.pid)
-        sampler.start()
+        sampler = memory.RssSampler(memory.workers_of(stack.gunicorn.pid), 0.005, phases_only=True).start()
         idle = sampler.current()
         cpu_groups = {"gunicorn": [stack.gunicorn.pid], "nginx": [stack.nginx.pid], "client": [os.getpid()]}
         runs, small = [], []

@@ -5,7 +5,7 @@ transfer's seconds (curl's own ``time_total``), raising RuntimeError on any
 answer but the expected one or a size mismatch; ``aes_gcm(n)`` returns the
 sealing and opening throughput (bytes/s) of n bytes in 1 MiB chunks;
 ``small_files(url, clients, seconds)`` returns round trips/s, p50 and p99 (s);
-``RssSampler`` records each labelled phase's peak worker RSS (bytes);
+worker RSS is sampled by stacklib.memory's ``RssSampler``;
 ``file_creation_us(folder)`` returns the kernel's CPU microseconds per new file
 there, right now (docs/performance.md, "The file system").
 Traffic goes only to the loopback URLs given.
@@ -23,7 +23,6 @@ import subprocess
 import threading
 import time
 import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -134,53 +133,6 @@ def worker_settings(conf: Path) -> dict:
     if isinstance(settings["worker_class"], type):  # our own subclass of a stock worker
         settings["worker_class"] = settings["worker_class"].__name__
     return settings
-
-
-class RssSampler:
-    """Polls the RSS of the gunicorn master's children; ``peaks[label]`` is the highest seen in that phase."""
-
-    def __init__(self, master_pid: int, interval: float = 0.005):
-        self._master, self._interval = psutil.Process(master_pid), interval
-        self._label: object = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self.peaks: dict = {}
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def current(self) -> int:
-        return max((p.memory_info().rss for p in self._master.children()), default=0)
-
-    @contextmanager
-    def phase(self, label):
-        self._label = label
-        try:
-            yield
-        finally:
-            time.sleep(3 * self._interval)
-            self._label = None
-
-    def _loop(self) -> None:
-        workers, listed = [], 0.0
-        while not self._stop.is_set():
-            label = self._label
-            if label is None:
-                time.sleep(0.02)
-                continue
-            if time.monotonic() - listed > 0.5:
-                workers, listed = self._master.children(), time.monotonic()
-            for worker in workers:
-                try:
-                    rss = worker.memory_info().rss
-                except psutil.NoSuchProcess:
-                    continue
-                self.peaks[label] = max(self.peaks.get(label, 0), rss)
-            time.sleep(self._interval)
 
 
 def wait_ready(url: str, timeout: float) -> None:

@@ -26,24 +26,11 @@ from dataclasses import dataclass
 from jwcrypto import jwe
 from jwcrypto.common import base64url_decode, base64url_encode
 
+from . import jwe_registry
 from .errors import InvalidToken
 from .keys import ALGS, KeyRing
 
-
-class _HeaderRegistry(dict):
-    """jwcrypto's JWE header registry, deep-copied as a plain copy of the dict.
-
-    Every jwcrypto JWE object deep-copies this registry, a large part of making or reading a token
-    (docs/performance.md). Its entries are namedtuples of strings, booleans and functions, which
-    cannot change, so a copy of the dict is a deep copy: each object still gets its own registry
-    dict of the same entries (tests/test_tokens.py checks both).
-    """
-
-    def __deepcopy__(self, memo):
-        return dict(self)
-
-
-jwe.JWEHeaderRegistry = _HeaderRegistry(jwe.JWEHeaderRegistry)
+jwe_registry.install()
 
 VERSION = 1
 MAX_TOKEN_LENGTH = 4096

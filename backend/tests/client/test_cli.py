@@ -8,10 +8,9 @@ only from the command line.
 import json
 import re
 import subprocess
-import threading
 import time
 
-import psutil
+from stacklib import memory
 
 from ..integration.transfer import MIB, sha256_file, write_random_file
 from .conftest import ANON_HOSTING, client_env, record_tokens
@@ -26,36 +25,12 @@ def _json(result) -> dict:
     return json.loads(result.stdout)
 
 
-class PeakRss:
-    """Poll a process's RSS until it exits; ``peak`` is the highest seen, in bytes."""
-
-    def __init__(self, pid: int):
-        self.process, self.peak, self.samples = psutil.Process(pid), 0, 0
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            try:
-                self.peak = max(self.peak, self.process.memory_info().rss)
-                self.samples += 1
-            except psutil.NoSuchProcess:
-                return
-            if self.process.status() == psutil.STATUS_ZOMBIE:
-                return
-            time.sleep(0.01)
-
-    def join(self) -> int:
-        self._thread.join(30)
-        return self.peak
-
-
 def _run_measured(args, cwd, env) -> tuple[int, int, str]:
     process = subprocess.Popen([str(ANON_HOSTING), *args], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    sampler = PeakRss(process.pid)
-    stdout, stderr = process.communicate(timeout=600)
-    peak = sampler.join()
+    with memory.RssSampler(memory.itself(process.pid), 0.01) as sampler:
+        stdout, stderr = process.communicate(timeout=600)
+    peak = sampler.peak
     assert process.returncode == 0, stderr
     assert sampler.samples > 10, "the RSS was hardly sampled"
     return process.returncode, peak, stdout

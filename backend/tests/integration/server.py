@@ -1,7 +1,8 @@
 """A real gunicorn serving Anon Hosting on a free loopback port, for integration tests.
 
-``GunicornServer(root)`` is a context manager: on enter it starts
-``gunicorn -c gunicorn.conf.py -b 127.0.0.1:PORT`` with cwd = backend/, an
+``GunicornServer(root)`` is a context manager: on enter it starts our gunicorn
+(scripts/stacklib/processes.py's command and launcher, as ``make run`` does) on
+127.0.0.1:PORT with cwd = backend/, an
 environment made only of what the test chooses (storage and private folder
 under ``root``, a random 48-character SECRET_KEY, ANON_HOSTING_ENV_FILE=/dev/null
 so no developer ``.env`` is read, WEB_CONCURRENCY, MAX_UPLOAD_BYTES), sends
@@ -19,7 +20,6 @@ whatever venv runs pytest.
 import os
 import secrets
 import signal
-import socket
 import string
 import subprocess
 import sys
@@ -29,11 +29,13 @@ from typing import Self
 
 import psutil
 import requests
+from stacklib import processes
 
 from ..storage.stores import local_entries
 from .issued import IssuedTokens
 
 BACKEND_DIR = Path(__file__).resolve().parents[2]
+
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 HOST = "127.0.0.1"
 
@@ -55,13 +57,11 @@ def random_secret_key(length: int = 48) -> str:
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
+    return processes.free_port(HOST)
 
 
 def gunicorn_command(port: int) -> list[str]:
-    return [str(GUNICORN), "-c", "gunicorn.conf.py", "-b", f"{HOST}:{port}"]
+    return processes.gunicorn_command(f"{HOST}:{port}", gunicorn=GUNICORN)
 
 
 def gunicorn_env(storage_dir: Path, private_dir: Path, secret_key: str, *, workers: int = 2,
@@ -124,9 +124,7 @@ class GunicornServer(IssuedTokens):
                            max_upload_bytes=self.max_upload_bytes, extra=self.extra_env)
         for _attempt in range(3):  # another process may grab the free port before gunicorn binds it
             self.port = free_port()
-            with open(self.log_path, "ab") as log:
-                self.process = subprocess.Popen(gunicorn_command(self.port), cwd=BACKEND_DIR, env=env,
-                                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            self.process = processes.launch(gunicorn_command(self.port), self.log_path, env=env, cwd=BACKEND_DIR)
             try:
                 self._wait_ready()
                 return
@@ -154,13 +152,7 @@ class GunicornServer(IssuedTokens):
         """SIGTERM, then wait (graceful_timeout is 30 s); SIGKILL only if it hangs."""
         if self.process is None:
             return self.returncode
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        processes.stop(self.process, signal.SIGTERM, timeout)
         self.returncode = self.process.returncode
         self.process = None
         return self.returncode

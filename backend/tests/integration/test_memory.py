@@ -8,7 +8,7 @@ high-water mark and creeps up over a long run (40 -> 170 MiB in a 10-minute soak
 import os
 import threading
 
-import psutil
+from stacklib import memory
 
 from .transfer import MIB, download_bytes, upload_raw, wait_until
 
@@ -18,7 +18,7 @@ TRIM_EVERY = 5  # backend/gunicorn.conf.py
 
 
 def rss(server) -> dict[int, int]:
-    return {pid: psutil.Process(pid).memory_info().rss for pid in server.worker_pids()}
+    return memory.worker_rss(server.process.pid)
 
 
 def test_worker_rss_comes_back_down_after_a_burst_of_big_transfers(serve):

@@ -8,18 +8,16 @@ import hashlib
 import http.client
 import json
 import os
-import secrets
 import select
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Self
 from urllib.parse import quote
 
-import psutil
 import requests
+from stacklib import memory, multipart
+from stacklib.answers import error_code  # noqa: F401 - the tests take it from here
 
 from .server import GunicornServer
 
@@ -63,38 +61,16 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10, interval: flo
 
 # -- multipart ------------------------------------------------------------------
 
-class MultipartBody:
-    """multipart/form-data with one part ``file``, generated while it is sent.
-
-    It has a length, so requests sends a Content-Length, and iterates in 1 MiB
-    pieces read from ``source`` (a path or bytes). ``fields`` are sent before the
-    file part.
-    """
+class MultipartBody(multipart.MultipartBody):
+    """multipart/form-data with one part ``file``, read in 1 MiB pieces from ``source`` (a path or bytes)."""
 
     def __init__(self, source: Path | bytes, filename: str, fields: dict[str, str] | None = None,
                  field_name: str = "file"):
         self.source = source
-        self.boundary = "----anon-hosting-test-" + secrets.token_hex(12)
-        head = "".join(f"--{self.boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
-                       for name, value in (fields or {}).items())
-        quoted = filename.replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")  # as browsers do
-        head += (f"--{self.boundary}\r\nContent-Disposition: form-data; name=\"{field_name}\"; "
-                 f"filename=\"{quoted}\"\r\nContent-Type: application/octet-stream\r\n\r\n")
-        self.head = head.encode()
-        self.tail = f"\r\n--{self.boundary}--\r\n".encode()
+        size = len(source) if isinstance(source, bytes) else os.path.getsize(source)
+        super().__init__(self._pieces, size, filename, fields, field_name)
 
-    @property
-    def content_type(self) -> str:
-        return f"multipart/form-data; boundary={self.boundary}"
-
-    def _source_size(self) -> int:
-        return len(self.source) if isinstance(self.source, bytes) else os.path.getsize(self.source)
-
-    def __len__(self) -> int:
-        return len(self.head) + self._source_size() + len(self.tail)
-
-    def __iter__(self) -> Iterator[bytes]:
-        yield self.head
+    def _pieces(self) -> Iterator[bytes]:
         if isinstance(self.source, bytes):
             for start in range(0, len(self.source), PIECE):
                 yield self.source[start:start + PIECE]
@@ -102,7 +78,6 @@ class MultipartBody:
             with open(self.source, "rb") as f:
                 while piece := f.read(PIECE):
                     yield piece
-        yield self.tail
 
 
 # -- the API --------------------------------------------------------------------
@@ -149,13 +124,6 @@ def download_bytes(server: GunicornServer, token: str, session: requests.Session
     response = (session or requests).post(server.url("/api/files/retrieve"), json={"token": token}, timeout=60)
     assert response.status_code == 200, response.text
     return response.content
-
-
-def error_code(response: requests.Response) -> str | None:
-    try:
-        return response.json()["error"]["code"]
-    except (ValueError, KeyError, TypeError):
-        return None
 
 
 # -- raw sockets ----------------------------------------------------------------
@@ -221,37 +189,6 @@ def readable(sock: socket.socket) -> bool:
 
 # -- worker memory --------------------------------------------------------------
 
-class RssSampler:
-    """Sample the RSS of every gunicorn worker in a background thread; ``peak`` is the highest seen, in bytes."""
-
-    def __init__(self, server: GunicornServer, interval: float = 0.02):
-        self.server, self.interval = server, interval
-        self.peak = 0
-        self.peak_by_pid: dict[int, int] = {}
-        self.samples = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
-
-    def __enter__(self) -> Self:
-        self._sample()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._sample()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self._sample()
-
-    def _sample(self) -> None:
-        for pid in self.server.worker_pids():
-            try:
-                rss = psutil.Process(pid).memory_info().rss
-            except psutil.NoSuchProcess:
-                continue
-            self.peak_by_pid[pid] = max(self.peak_by_pid.get(pid, 0), rss)
-            self.peak = max(self.peak, rss)
-        self.samples += 1
+def RssSampler(server: GunicornServer, interval: float = 0.02) -> memory.RssSampler:  # noqa: N802 - used as a class
+    """The RSS of every gunicorn worker of ``server``, sampled in a background thread while in ``with``."""
+    return memory.RssSampler(memory.workers_of(server.process.pid), interval)

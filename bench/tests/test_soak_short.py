@@ -7,26 +7,13 @@ from its JSON report. The long run (64 clients, 10 minutes, files up to 50 MiB)
 is in docs/reliability.md.
 """
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
-from ..integration.server import GunicornServer
-
-REPO = Path(__file__).resolve().parents[3]
-
-
-def load_soak():
-    spec = importlib.util.spec_from_file_location("anon_hosting_bench_soak", REPO / "bench" / "soak.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
-    spec.loader.exec_module(module)
-    return module
+import soak
+from tests.integration.server import GunicornServer
 
 
 def test_one_minute_soak_meets_every_goal(tmp_path):
-    soak = load_soak()
     report_path = tmp_path / "soak.json"
     with GunicornServer(tmp_path, workers=2) as server:
         server.wait_for_workers(2)

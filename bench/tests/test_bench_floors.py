@@ -10,10 +10,9 @@ import pytest
 
 from anon_hosting import tokens
 from anon_hosting.keys import KeyRing
+from tests.storage.stores import local_blob, local_state
 
-from .storage.stores import local_blob, local_state
-
-BENCH = Path(__file__).resolve().parents[2] / "bench"
+BENCH = Path(__file__).resolve().parents[1]
 PAYLOAD = os.urandom(4096)
 
 

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import pytest
 
-from ..contract.spec import REPO_ROOT
-from ..integration.server import APP_ENV_VARS
-from ..integration.transfer import MIB, sha256_file, write_random_file
-from .conftest import CLIENT_ENV_VARS, record_tokens
+from tests.client.conftest import CLIENT_ENV_VARS, record_tokens
+from tests.contract.spec import REPO_ROOT
+from tests.integration.server import APP_ENV_VARS
+from tests.integration.transfer import MIB, sha256_file, write_random_file
 
 EXAMPLE_SERVER = "https://drop.example.org"
 NOT_RUN = {

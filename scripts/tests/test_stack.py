@@ -18,9 +18,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from ..integration.server import APP_ENV_VARS, random_secret_key
+from tests.integration.server import APP_ENV_VARS, random_secret_key
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 STACK_PY = REPO / "scripts" / "stack.py"
 _spec = importlib.util.spec_from_file_location("anon_hosting_stack", STACK_PY)
 stack = importlib.util.module_from_spec(_spec)

@@ -5,14 +5,14 @@ import json
 import pytest
 import requests
 
-from .test_soak_short import load_soak
+from soak_report import WorkerMonitor, lease_still_open
 
 MIB = 1024 * 1024
 
 
-def monitor_with(soak, rows):
-    monitor = soak.WorkerMonitor(None)
-    monitor.samples[1234] = [(t, int(mib * MIB), 9, 12) for t, mib in rows]
+def monitor_with(rows):
+    monitor = WorkerMonitor(None)
+    monitor.rows[1234] = [(t, int(mib * MIB), 9, 12) for t, mib in rows]
     return monitor.report(warmup=300, slack=20 * MIB)["workers"]["1234"]
 
 
@@ -22,7 +22,7 @@ def monitor_with(soak, rows):
     ([(0, 40), (100, 55), (400, 140), (612, 120)], True),  # kept climbing after the warm-up
 ])
 def test_rss_grows_only_when_the_idle_end_is_above_the_idle_start_or_the_warm_up_high(rows, grew):
-    assert monitor_with(load_soak(), rows)["grew"] is grew
+    assert monitor_with(rows)["grew"] is grew
 
 
 def answer(status, body, content_type="application/json"):
@@ -43,4 +43,4 @@ def answer(status, body, content_type="application/json"):
     (answer(409, {"error": {"code": "conflict", "message": "m"}}), False),
 ])
 def test_only_an_open_lease_excuses_a_missing_410(response, open_):
-    assert load_soak().lease_still_open(response) is open_
+    assert lease_still_open(response) is open_

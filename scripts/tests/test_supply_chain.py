@@ -21,8 +21,8 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-BACKEND = Path(__file__).resolve().parents[1]
-REPO = BACKEND.parent
+REPO = Path(__file__).resolve().parents[2]
+BACKEND = REPO / "backend"
 LOCKS = {"requirements.lock": BACKEND / "requirements.lock", "requirements-dev.lock": BACKEND / "requirements-dev.lock"}
 ENTRY = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.\-]*)(\[[^\]]*\])?==([^\s;\\]+)(\s*;[^\\]*)?\s*\\?$")
 

@@ -1,0 +1,65 @@
+"""The third-party internals that anon_hosting/serving/ and anon_hosting/jwe_registry.py rely on are still there.
+
+Each test names the module that needs the internal: when an upgrade removes one, this fails with that
+name at once, instead of the server silently changing behaviour (docs/performance.md, "What is kept").
+"""
+
+import copy
+import inspect
+import socket
+from importlib.metadata import version
+
+from gunicorn import glogging
+from gunicorn.config import Config
+from gunicorn.workers import gthread
+from jwcrypto import common, jwe
+
+from anon_hosting import jwe_registry
+from anon_hosting.serving.access_log import AccessLogger
+from anon_hosting.serving.worker import SocketTimeoutWorker
+
+
+def _params(function) -> list[str]:
+    return list(inspect.signature(function).parameters)
+
+
+def test_gthread_still_calls_handle_request_with_the_connection_whose_socket_the_worker_times_out():
+    needs = f"anon_hosting/serving/worker.py needs it; gunicorn {version('gunicorn')} is installed"
+    assert _params(gthread.ThreadWorker.handle_request)[:3] == ["self", "req", "conn"], (
+        f"gunicorn's gthread no longer has ThreadWorker.handle_request(req, conn): {needs}")
+    left, right = socket.socketpair()
+    try:
+        conn = gthread.TConn(Config(), left, ("127.0.0.1", 1), ("127.0.0.1", 2))
+        assert conn.sock is left, f"gunicorn's gthread TConn no longer keeps its socket as .sock: {needs}"
+    finally:
+        left.close()
+        right.close()
+    assert SocketTimeoutWorker.handle_request is not gthread.ThreadWorker.handle_request
+
+
+def test_glogging_still_has_what_the_access_logger_overrides_and_reads():
+    needs = f"anon_hosting/serving/access_log.py needs it; gunicorn {version('gunicorn')} is installed"
+    for method in ("access", "atoms"):
+        assert _params(getattr(glogging.Logger, method)) == ["self", "resp", "req", "environ", "request_time"], (
+            f"gunicorn's glogging.Logger.{method} no longer takes (resp, req, environ, request_time): {needs}")
+    logger = AccessLogger(Config())
+    for name in ("access_log", "access_log_enabled", "atoms_wrapper_class", "cfg", "error"):
+        assert hasattr(logger, name), f"gunicorn's glogging.Logger no longer has .{name}: {needs}"
+    assert hasattr(logger.cfg, "access_log_format"), f"gunicorn's Config has no access_log_format: {needs}"
+
+
+def test_jwcrypto_still_deep_copies_the_module_registry_into_every_jwe():
+    needs = f"anon_hosting/jwe_registry.py needs it; jwcrypto {version('jwcrypto')} is installed"
+    assert isinstance(jwe.JWEHeaderRegistry, jwe_registry.HeaderRegistry), (
+        f"jwcrypto.jwe.JWEHeaderRegistry is not the installed registry (renamed or moved?): {needs}")
+    copied = []
+
+    class Spy(dict):
+        def __deepcopy__(self, memo):
+            copied.append(True)
+            return dict(self)
+
+    common.JWSEHeaderRegistry(Spy(jwe.JWEHeaderRegistry))
+    assert copied, f"jwcrypto's JWSEHeaderRegistry no longer deep-copies the registry it is given: {needs}"
+    assert jwe.JWE().header_registry._registry == copy.copy(jwe.JWEHeaderRegistry), (
+        f"a jwcrypto JWE no longer starts from jwcrypto.jwe.JWEHeaderRegistry: {needs}")
