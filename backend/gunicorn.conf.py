@@ -9,13 +9,17 @@ keep-alive connections are closed after ``keepalive`` seconds.
 import logging
 import os
 import select
+import shutil
 import sys
+import tempfile
 import threading
 import time
 import traceback
 
 from gunicorn import glogging
 from gunicorn.workers.gthread import ThreadWorker
+
+from anon_hosting import logs as _logs
 
 wsgi_app = "anon_hosting:create_app()"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -26,7 +30,7 @@ keepalive = 5  # nginx closes its idle upstream connections first (keepalive_tim
 # No query string in the access log: a URL is never a place for a token, and we
 # refuse such requests, but the log must not keep one either.
 accesslog = "-"
-access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms %({x-request-id}o)s'
 errorlog = "-"
 control_socket_disable = True  # no management socket under $HOME (absent for the container user)
 # At or above nginx's own header limits (8 KiB lines, 4 x 8 KiB of headers), so a request nginx
@@ -59,7 +63,13 @@ class KeepAliveWorker(ThreadWorker):
     def handle_request(self, req, conn):
         # gthread made the socket blocking without a timeout: a stalled peer would hold the thread.
         conn.sock.settimeout(SOCKET_TIMEOUT)
-        return super().handle_request(req, conn)
+        try:
+            return super().handle_request(req, conn)
+        except TimeoutError:
+            # A peer that stopped reading a download: gthread would log a traceback for this socket error
+            # (it is quiet only about resets and broken pipes); the app's own line says the download was cut.
+            self.log.debug("Closing a connection whose peer took nothing for %s s", SOCKET_TIMEOUT)
+            return False
 
     def handle(self, conn):
         keep = super().handle(conn)
@@ -92,13 +102,29 @@ class AccessLogger(glogging.Logger):
     The output is the same (tests/test_gunicorn_conf.py compares the two).
     """
 
+    def setup(self, cfg):
+        """gunicorn's handlers, formatting every line as LOG_FORMAT says (anon_hosting.logs)."""
+        super().setup(cfg)
+        from anon_hosting import config
+        from anon_hosting.errors import ConfigError
+        try:
+            log_format = config.log_format()
+        except ConfigError:  # on_starting reports it and stops
+            log_format = "text"
+        _logs.configure(log_format)
+
     def access(self, resp, req, environ, request_time):
         handlers = self.access_log.handlers
         if not self.access_log_enabled or not all(type(h) in _PLAIN and h.stream for h in handlers):
             return super().access(resp, req, environ, request_time)  # syslog or a logging config: stock path
         try:
-            atoms = self.atoms_wrapper_class(self.atoms(resp, req, environ, request_time))
-            line = self.cfg.access_log_format % atoms + "\n"
+            atoms = self.atoms(resp, req, environ, request_time)
+            if _logs.json_lines():
+                line = _logs.access_json(request_id=atoms["{x-request-id}o"], client=atoms["h"], method=atoms["m"],
+                                         route=environ.get("anon_hosting.route", "-"), status=str(atoms["s"]),
+                                         sent=atoms["B"], duration_ms=atoms["M"]) + "\n"
+            else:
+                line = self.cfg.access_log_format % self.atoms_wrapper_class(atoms) + "\n"
             for handler in handlers:
                 with handler.lock:
                     handler.stream.write(line)
@@ -113,7 +139,8 @@ class AccessLogger(glogging.Logger):
         return {"h": environ.get("REMOTE_ADDR", "-"), "m": environ.get("REQUEST_METHOD"),
                 "U": environ.get("PATH_INFO"), "H": environ.get("SERVER_PROTOCOL"), "s": status,
                 "B": getattr(resp, "sent", None),
-                "M": request_time.seconds * 1000 + request_time.microseconds // 1000}
+                "M": request_time.seconds * 1000 + request_time.microseconds // 1000,
+                "{x-request-id}o": next((v for k, v in resp.headers if k.lower() == "x-request-id"), "-")}
 
 
 _PLAIN = (logging.StreamHandler, logging.FileHandler)
@@ -131,6 +158,38 @@ def on_starting(server):
     except ConfigError as exc:
         print(f"anon-hosting: configuration error: {exc}", file=sys.stderr)
         sys.exit(1)
+    _metrics_folder()
+
+
+# Metrics: prometheus_client's multiprocess mode, where every worker writes its values to files in
+# PROMETHEUS_MULTIPROC_DIR and GET /metrics adds them up (anon_hosting/metrics.py). The folder is
+# the environment's (emptied at start: values of an earlier run would be added in), else a fresh
+# one in the temp folder, removed at exit. It is set here, in the master before the first worker
+# forks, because prometheus_client reads it when first imported.
+_OWN_METRICS_FOLDER = []
+
+
+def _metrics_folder():
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
+        folder = tempfile.mkdtemp(prefix="anon-hosting-metrics-")
+        _OWN_METRICS_FOLDER.append(folder)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    for entry in os.scandir(folder):
+        if entry.name.endswith(".db") and entry.is_file():
+            os.unlink(entry.path)
+
+
+def child_exit(server, worker):
+    """A dead worker's live gauges (scrypt derivations running) no longer count; its counters still do."""
+    from prometheus_client import multiprocess
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    for folder in _OWN_METRICS_FOLDER:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # Memory (glibc only; elsewhere, e.g. musl or macOS, nothing is done). Every transfer thread

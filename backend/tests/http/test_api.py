@@ -271,7 +271,7 @@ def test_unexpected_errors_are_opaque_500s(client, service, monkeypatch):
     def boom():
         raise RuntimeError("secret internal detail")
     monkeypatch.setattr(service.storage, "ping", boom)
-    response = client.get("/api/health")
+    response = client.get("/api/ready")
     assert_error(response, 500, "internal_error")
     assert "secret internal detail" not in response.get_data(as_text=True)
 

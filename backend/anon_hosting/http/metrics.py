@@ -1,0 +1,119 @@
+"""What every request leaves behind: its request id, its metrics, and ``GET /metrics``.
+
+Contract: ``Observed(wsgi_app)`` is WSGI middleware around the whole app. It takes
+the request id nginx sent in ``X-Request-ID`` (``logs.request_id``: a malformed or
+missing one is replaced by a fresh one), makes it the id of every log line written
+while the request is served, and answers with it. When the answer is done it counts
+the request by route and status, its duration (API routes), upload and download
+outcomes by error code, and app-side rate-limit refusals (``metrics``). A download
+(a ``200`` of retrieve) is counted when its body ends: ``completed`` once its last
+byte went out, ``cut_short`` when the client left or the server broke it off (then with
+the error's code). An upload refused because its body ended early or stalled counts as
+``cut_short``. ``register(app)`` adds ``GET /metrics`` (the Prometheus text format).
+The error mapping (``errors``) tells this module an answer's error code through
+``ERROR_KEY`` in the WSGI environ.
+"""
+
+import logging
+import time
+
+from flask import Flask, Response, current_app, request
+
+from .. import logs, metrics
+from ..errors import AppError, CutShort, RequestTimeout
+
+log = logging.getLogger(__name__)
+ERROR_KEY = "anon_hosting.error"  # environ: (code, cut short) of the error an answer carries
+ROUTE_KEY = "anon_hosting.route"  # environ: the URL rule that matched, for the counts and the access log
+UPLOAD, RETRIEVE = "/api/files", "/api/files/retrieve"
+
+
+def note_error(environ: dict, error: AppError) -> None:
+    environ[ERROR_KEY] = (error.code, isinstance(error, CutShort | RequestTimeout))
+
+
+class Observed:
+    def __init__(self, app):
+        self._app = app
+
+    def __call__(self, environ, start_response):
+        started = time.perf_counter()
+        rid = logs.request_id(environ.get("HTTP_X_REQUEST_ID"))
+        logs.REQUEST_ID.set(rid)  # this thread's requests each set their own
+        answer = []
+
+        def start(status, headers, exc_info=None):
+            headers.append(("X-Request-ID", rid))
+            answer[:] = [status]
+            return start_response(status, headers, exc_info)
+
+        body = self._app(environ, start)
+        route = environ.get(ROUTE_KEY, metrics.UNMATCHED)
+        status = answer[0][:3] if answer else "500"
+        if route == RETRIEVE and status == "200":
+            return _Download(body, route, started)
+        _count(environ, route, status, started)
+        return body
+
+
+def _count(environ: dict, route: str, status: str, started: float) -> None:
+    metrics.REQUESTS.labels(route, status).inc()
+    if route.startswith("/api/"):
+        metrics.DURATION.labels(route).observe(time.perf_counter() - started)
+    if route not in (UPLOAD, RETRIEVE) and status != "429":
+        return
+    code, cut_short = environ.get(ERROR_KEY, ("", False))
+    if status == "429" and code == "rate_limited":
+        metrics.RATE_LIMITED.labels(route).inc()
+    if route == UPLOAD:
+        outcome = metrics.COMPLETED if status == "201" else metrics.CUT_SHORT if cut_short else metrics.REFUSED
+        metrics.UPLOADS.labels(outcome, code).inc()
+    elif route == RETRIEVE:
+        metrics.DOWNLOADS.labels(metrics.REFUSED, code).inc()
+
+
+class _Download:
+    """A download's body, counted as it goes out: its bytes, and whether it ended."""
+
+    def __init__(self, body, route: str, started: float):
+        self._body, self._route, self._started = body, route, started
+        self._sent, self._ended, self._code = 0, False, ""
+
+    def __iter__(self):
+        try:
+            for chunk in self._body:
+                self._sent += len(chunk)
+                yield chunk
+        except AppError as exc:
+            self._code = exc.code
+            raise
+        except Exception:
+            self._code = "internal_error"
+            raise
+        self._ended = True
+
+    def close(self) -> None:
+        try:
+            if hasattr(self._body, "close"):
+                self._body.close()
+        finally:
+            metrics.DOWNLOAD_BYTES.inc(self._sent)
+            outcome = metrics.COMPLETED if self._ended else metrics.CUT_SHORT
+            if not self._ended:
+                log.info("download cut short after %d bytes%s", self._sent, f" ({self._code})" if self._code else "")
+            metrics.DOWNLOADS.labels(outcome, self._code).inc()
+            metrics.REQUESTS.labels(self._route, "200").inc()
+            metrics.DURATION.labels(self._route).observe(time.perf_counter() - self._started)
+
+
+def register(app: Flask) -> None:
+    @app.after_request
+    def _note_route(response: Response):
+        rule = request.url_rule
+        request.environ[ROUTE_KEY] = rule.rule if rule is not None else metrics.UNMATCHED
+        return response
+
+    @app.get("/metrics")
+    def prometheus():
+        return Response(metrics.render(current_app.extensions["anon_hosting"].storage),
+                        content_type=metrics.CONTENT_TYPE, headers={"Cache-Control": "no-store"})
