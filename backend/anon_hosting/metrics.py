@@ -13,7 +13,6 @@ at scrape time, from the index, and leaves out those a backend cannot give cheap
 import os
 
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
     Counter,
@@ -23,8 +22,9 @@ from prometheus_client import (
     multiprocess,
 )
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
-CONTENT_TYPE = CONTENT_TYPE_LATEST
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4  # what every Prometheus since 2.0 reads; the names are plain ASCII
 UNMATCHED = "(unmatched)"  # the route of a request no URL rule matched
 COMPLETED, CUT_SHORT, REFUSED = "completed", "cut_short", "refused"
 

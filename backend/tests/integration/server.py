@@ -9,13 +9,16 @@ gunicorn's stdout and stderr to one log file, and returns once GET /api/health
 answers 200. On exit it sends SIGTERM and waits for gunicorn to finish.
 
 Every token the server hands out through ``session()`` (or ``record_answer``)
-is kept in ``issued`` so the suite can check at the end that none of them, nor
+is kept in ``issued``, and every passphrase sent through ``session()`` in
+``passphrases``, so the suite can check at the end that none of them, nor
 any file key inside them, ever reached the log.
 
 gunicorn is the one next to the running interpreter, so the suite uses
 whatever venv runs pytest.
 """
 
+import contextlib
+import json
 import os
 import secrets
 import signal
@@ -26,6 +29,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Self
+from urllib.parse import unquote
 
 import psutil
 import requests
@@ -42,7 +46,8 @@ APP_ENV_VARS = ("WEBSITE_NAME", "ENCRYPTED_FILE_STORAGE", "PRIVATE_FOLDER", "SEC
                 "WEB_CONCURRENCY", "GUNICORN_THREADS", "GUNICORN_SOCKET_TIMEOUT", "GUNICORN_CMD_ARGS",
                 "RATE_LIMIT_UPLOADS", "RATE_LIMIT_TOKENS", "RATE_LIMIT_PASSPHRASES", "RATE_LIMIT_PASSPHRASE_REQUESTS",
                 "RATE_LIMIT_UPLOAD_PASSWORD", "TRUSTED_PROXIES", "TRUSTED_PROXY_ADDRS",
-                "STORAGE_BACKEND", "S3_BUCKET", "S3_ENDPOINT_URL", "S3_PREFIX", "INSTANCE_ID")
+                "STORAGE_BACKEND", "S3_BUCKET", "S3_ENDPOINT_URL", "S3_PREFIX", "INSTANCE_ID", "LOG_FORMAT",
+                "PROMETHEUS_MULTIPROC_DIR")
 # Every test client is 127.0.0.1, so the per-IP limits are off unless a test turns them on (extra_env).
 NO_RATE_LIMITS = {"RATE_LIMIT_UPLOADS": "0", "RATE_LIMIT_TOKENS": "0", "RATE_LIMIT_PASSPHRASES": "0",
                   "RATE_LIMIT_UPLOAD_PASSWORD": "0", "RATE_LIMIT_PASSPHRASE_REQUESTS": "0"}
@@ -105,6 +110,7 @@ class GunicornServer:
         self.extra_env = extra_env
         self.start_timeout = start_timeout
         self.issued: list[tuple[str, str]] = []  # (answer field, token) of every token handed out
+        self.passphrases: set[str] = set()  # every passphrase sent through session()
         self.port: int | None = None
         self.process: subprocess.Popen | None = None
         self.returncode: int | None = None
@@ -222,5 +228,16 @@ class GunicornServer:
                                if field.endswith("token") and isinstance(value, str))
 
     def _record_response(self, response: requests.Response, *args, **kwargs) -> None:
+        self._record_passphrase(response.request)
         if response.status_code == 201 and response.headers.get("Content-Type", "").startswith("application/json"):
             self.record_answer(response.json())
+
+    def _record_passphrase(self, request: requests.PreparedRequest) -> None:
+        """The passphrase of a request: its X-Passphrase header (percent-encoded) or its JSON body's field."""
+        if request.headers.get("X-Passphrase"):
+            self.passphrases.add(unquote(request.headers["X-Passphrase"]))
+        if request.headers.get("Content-Type") == "application/json" and request.body:
+            with contextlib.suppress(ValueError, TypeError):
+                body = json.loads(request.body)
+                if isinstance(body, dict) and isinstance(body.get("passphrase"), str) and body["passphrase"]:
+                    self.passphrases.add(body["passphrase"])
