@@ -6,9 +6,9 @@ changes it returns only once its commit is fsynced. One row per file::
     files(name TEXT PRIMARY KEY, state TEXT NOT NULL, blob BLOB, in_file INTEGER NOT NULL, size INTEGER)
 
 ``blob`` holds a small blob's bytes; ``in_file`` = 1 says the blob is a file beside the
-index (``blobfiles``); a tombstone has neither. ``size`` is the blob's byte count, so
-``usage()`` sums what is stored without touching a blob (an index made without the column
-gets it, filled in, when it is opened). Two SQL indexes answer the sweep: states
+index (``blobfiles``); a tombstone has neither. ``size`` is the blob's byte count (NULL for
+a tombstone), and an SQL index of it answers ``usage()`` without reading a row (an index made
+without the column gets it, filled in, when it is opened). Two SQL indexes answer the sweep: states
 by expiry, and used-up files still holding a blob. Every change is one write transaction,
 serialised across threads and processes; the changes a process's threads ask for while
 one commits share the next one (``group_commit``), each returning once its own is
@@ -43,7 +43,8 @@ _EXPIRED = ("SELECT name FROM files WHERE json_extract(state, '$.exp') <= ?"  # 
             " UNION SELECT name FROM files"
             " WHERE json_extract(state, '$.gone') IS NOT NULL AND (blob IS NOT NULL OR in_file = 1)")
 
-_USAGE = "SELECT count(*), total(size) FROM files WHERE blob IS NOT NULL OR in_file = 1"
+_SIZES = "CREATE INDEX IF NOT EXISTS files_by_size ON files (size)"  # after _add_sizes: an old table lacks size
+_USAGE = "SELECT count(size), total(size) FROM files"  # a tombstone's size is NULL; answered from files_by_size
 
 
 class Index:
@@ -56,6 +57,7 @@ class Index:
         for statement in _SCHEMA:
             self._write(lambda db, statement=statement: db.execute(statement))
         self._write(self._add_sizes)
+        self._write(lambda db: db.execute(_SIZES))
         self._close_this_thread()  # a store made before a fork carries no connection into the child
 
     def insert(self, name: str, state: State, blob: bytes | None, size: int) -> None:
@@ -112,7 +114,7 @@ class Index:
             return [name for (name,) in db.execute(_EXPIRED, (now,))]
 
     def usage(self) -> tuple[int, int]:
-        """(files holding a blob, their blobs' bytes): one pass over the rows, no blob read."""
+        """(files holding a blob, their blobs' bytes), from the SQL index of sizes alone."""
         with self._sql() as db:
             files, size = db.execute(_USAGE).fetchone()
         return files, int(size)

@@ -282,5 +282,6 @@ def test_an_index_made_without_sizes_gets_them_when_opened(tmp_path):
     store.put(small, [b"s" * 10], STATE)
     store.put(big, [b"b" * (INLINE_MAX + 1)], STATE)
     with sqlite3.connect(root / INDEX) as db:  # the table as it was before the size column
+        db.execute("DROP INDEX files_by_size")
         db.execute("ALTER TABLE files DROP COLUMN size")
     assert LocalStorage(root).usage() == (2, 10 + INLINE_MAX + 1)
