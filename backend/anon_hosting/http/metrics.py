@@ -8,12 +8,14 @@ the request by route and status, its duration (API routes), upload and download
 outcomes by error code, and app-side rate-limit refusals (``metrics``). A download
 (a ``200`` of retrieve) is counted when its body ends: ``completed`` once its last
 byte went out, ``cut_short`` when the client left or the server broke it off (then with
-the error's code). An upload refused because its body ended early or stalled counts as
-``cut_short``. ``register(app)`` adds ``GET /metrics`` (the Prometheus text format).
-The error mapping (``errors``) tells this module an answer's error code through
-``ERROR_KEY`` in the WSGI environ.
+the error's code); either way one line says so, and a failure after the headers closes
+the connection without a gunicorn traceback (``_Download``). An upload refused because
+its body ended early or stalled counts as ``cut_short``. ``register(app)`` adds
+``GET /metrics`` (the Prometheus text format). The error mapping (``errors``) tells
+this module an answer's error code through ``ERROR_KEY`` in the WSGI environ.
 """
 
+import errno
 import logging
 import time
 
@@ -84,13 +86,23 @@ class _Download:
             for chunk in self._body:
                 self._sent += len(chunk)
                 yield chunk
-        except AppError as exc:
-            self._code = exc.code
-            raise
-        except Exception:
-            self._code = "internal_error"
-            raise
+        except Exception as exc:  # noqa: BLE001 - whatever broke the body off, it is logged and closes the connection
+            self._broken_off(exc)
+            # Headers and part of the body are out: only closing the connection tells the client. A broken
+            # pipe is the one error on which gunicorn closes it without logging a traceback of its own.
+            raise BrokenPipeError(errno.EPIPE, "download broken off") from None
         self._ended = True
+
+    def _broken_off(self, exc: Exception) -> None:
+        """One line: a known failure (the storage went away) without a traceback; a bug with it."""
+        if isinstance(exc, AppError):
+            self._code = exc.code
+            log.warning("download broken off after %d bytes: %s (%s)", self._sent, exc.code.replace("_", " "),
+                        type(exc.__cause__ or exc).__name__)
+        else:
+            self._code = "internal_error"
+            log.error("download broken off after %d bytes: unhandled %s", self._sent, type(exc).__name__,
+                      exc_info=exc)
 
     def close(self) -> None:
         try:
@@ -99,8 +111,8 @@ class _Download:
         finally:
             metrics.DOWNLOAD_BYTES.inc(self._sent)
             outcome = metrics.COMPLETED if self._ended else metrics.CUT_SHORT
-            if not self._ended:
-                log.info("download cut short after %d bytes%s", self._sent, f" ({self._code})" if self._code else "")
+            if not self._ended and not self._code:
+                log.info("download cut short after %d bytes", self._sent)
             metrics.DOWNLOADS.labels(outcome, self._code).inc()
             metrics.REQUESTS.labels(self._route, "200").inc()
             metrics.DURATION.labels(self._route).observe(time.perf_counter() - self._started)

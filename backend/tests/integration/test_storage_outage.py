@@ -84,3 +84,5 @@ def test_an_s3_outage_is_503_with_retry_after_and_the_service_recovers(outage):
     assert "storage unavailable (" in log
     assert not [key for key in keys if key.removesuffix(".state").rsplit("/", 1)[-1] in log]
     assert '" 500 ' not in log
+    assert "Traceback" not in log
+    assert "download broken off after " in log  # the download in flight: one line, with the cause's type
