@@ -58,20 +58,32 @@ class Observed:
         return body
 
 
+def _child(metric, *labels):
+    """``metric.labels(*labels)``, kept: label values are bounded, and labels() validates and locks on every call."""
+    children = _CHILDREN.setdefault(metric, {})
+    child = children.get(labels)
+    if child is None:
+        child = children[labels] = metric.labels(*labels)
+    return child
+
+
+_CHILDREN: dict = {}
+
+
 def _count(environ: dict, route: str, status: str, started: float) -> None:
-    metrics.REQUESTS.labels(route, status).inc()
+    _child(metrics.REQUESTS, route, status).inc()
     if route.startswith("/api/"):
-        metrics.DURATION.labels(route).observe(time.perf_counter() - started)
+        _child(metrics.DURATION, route).observe(time.perf_counter() - started)
     if route not in (UPLOAD, RETRIEVE) and status != "429":
         return
     code, cut_short = environ.get(ERROR_KEY, ("", False))
     if status == "429" and code == "rate_limited":
-        metrics.RATE_LIMITED.labels(route).inc()
+        _child(metrics.RATE_LIMITED, route).inc()
     if route == UPLOAD:
         outcome = metrics.COMPLETED if status == "201" else metrics.CUT_SHORT if cut_short else metrics.REFUSED
-        metrics.UPLOADS.labels(outcome, code).inc()
+        _child(metrics.UPLOADS, outcome, code).inc()
     elif route == RETRIEVE:
-        metrics.DOWNLOADS.labels(metrics.REFUSED, code).inc()
+        _child(metrics.DOWNLOADS, metrics.REFUSED, code).inc()
 
 
 class _Download:
@@ -113,9 +125,9 @@ class _Download:
             outcome = metrics.COMPLETED if self._ended else metrics.CUT_SHORT
             if not self._ended and not self._code:
                 log.info("download cut short after %d bytes", self._sent)
-            metrics.DOWNLOADS.labels(outcome, self._code).inc()
-            metrics.REQUESTS.labels(self._route, "200").inc()
-            metrics.DURATION.labels(self._route).observe(time.perf_counter() - self._started)
+            _child(metrics.DOWNLOADS, outcome, self._code).inc()
+            _child(metrics.REQUESTS, self._route, "200").inc()
+            _child(metrics.DURATION, self._route).observe(time.perf_counter() - self._started)
 
 
 def register(app: Flask) -> None:
