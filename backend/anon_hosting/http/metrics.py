@@ -71,19 +71,19 @@ _CHILDREN: dict = {}
 
 
 def _count(environ: dict, route: str, status: str, started: float) -> None:
-    _child(metrics.REQUESTS, route, status).inc()
+    metrics.count(_child(metrics.REQUESTS, route, status))
     if route.startswith("/api/"):
-        _child(metrics.DURATION, route).observe(time.perf_counter() - started)
+        metrics.observe(_child(metrics.DURATION, route), time.perf_counter() - started)
     if route not in (UPLOAD, RETRIEVE) and status != "429":
         return
     code, cut_short = environ.get(ERROR_KEY, ("", False))
     if status == "429" and code == "rate_limited":
-        _child(metrics.RATE_LIMITED, route).inc()
+        metrics.count(_child(metrics.RATE_LIMITED, route))
     if route == UPLOAD:
         outcome = metrics.COMPLETED if status == "201" else metrics.CUT_SHORT if cut_short else metrics.REFUSED
-        _child(metrics.UPLOADS, outcome, code).inc()
+        metrics.count(_child(metrics.UPLOADS, outcome, code))
     elif route == RETRIEVE:
-        _child(metrics.DOWNLOADS, metrics.REFUSED, code).inc()
+        metrics.count(_child(metrics.DOWNLOADS, metrics.REFUSED, code))
 
 
 class _Download:
@@ -121,13 +121,13 @@ class _Download:
             if hasattr(self._body, "close"):
                 self._body.close()
         finally:
-            metrics.DOWNLOAD_BYTES.inc(self._sent)
+            metrics.count(metrics.DOWNLOAD_BYTES, self._sent)
             outcome = metrics.COMPLETED if self._ended else metrics.CUT_SHORT
             if not self._ended and not self._code:
                 log.info("download cut short after %d bytes", self._sent)
-            _child(metrics.DOWNLOADS, outcome, self._code).inc()
-            _child(metrics.REQUESTS, self._route, "200").inc()
-            _child(metrics.DURATION, self._route).observe(time.perf_counter() - self._started)
+            metrics.count(_child(metrics.DOWNLOADS, outcome, self._code))
+            metrics.count(_child(metrics.REQUESTS, self._route, "200"))
+            metrics.observe(_child(metrics.DURATION, self._route), time.perf_counter() - self._started)
 
 
 def register(app: Flask) -> None:

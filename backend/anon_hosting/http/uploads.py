@@ -133,7 +133,7 @@ def _read(request: Request) -> Iterator[bytes]:
             received += len(piece)
             yield piece
     finally:
-        metrics.UPLOAD_BYTES.inc(received)
+        metrics.count(metrics.UPLOAD_BYTES, received)
     if expected is not None and received != expected:
         raise CutShort()
 

@@ -30,6 +30,18 @@ def value(figures: dict, name: str, **labels) -> float:
     return figures.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
+def settled(server: GunicornServer, expected: dict[tuple, float]) -> dict[tuple, float]:
+    """A scrape once it shows ``expected`` (each worker writes its counts at most metrics.FLUSH_EVERY late)."""
+    figures: dict = {}
+
+    def shows() -> bool:
+        figures.update(scrape(server))
+        return all(value(figures, name, **dict(labels)) == want for (name, labels), want in expected.items())
+
+    assert wait_until(shows, timeout=30), {key: value(figures, key[0], **dict(key[1])) for key in expected}
+    return figures
+
+
 def test_every_worker_counts_and_a_killed_workers_counts_stay(serve):
     with serve("metrics-workers", workers=2) as server:
         session = server.session()
@@ -38,13 +50,14 @@ def test_every_worker_counts_and_a_killed_workers_counts_stay(serve):
         assert [download_bytes(server, token, session) for token in tokens] == files
         for _ in range(20):  # enough requests, on new connections, for both workers to serve some
             assert requests.get(server.url("/api/config"), timeout=30).status_code == 200
-        before = scrape(server)
-        assert value(before, "anon_hosting_uploads_total", outcome="completed", code="") == 4
-        assert value(before, "anon_hosting_downloads_total", outcome="completed", code="") == 4
-        assert value(before, "anon_hosting_upload_bytes_total") == sum(map(len, files))
-        assert value(before, "anon_hosting_download_bytes_total") == sum(map(len, files))
-        assert value(before, "anon_hosting_requests_total", route="/api/config", status="200") == 20
-        assert value(before, "anon_hosting_request_duration_seconds_count", route="/api/files") == 4
+        before = settled(server, {
+            ("anon_hosting_uploads_total", (("code", ""), ("outcome", "completed"))): 4,
+            ("anon_hosting_downloads_total", (("code", ""), ("outcome", "completed"))): 4,
+            ("anon_hosting_upload_bytes_total", ()): sum(map(len, files)),
+            ("anon_hosting_download_bytes_total", ()): sum(map(len, files)),
+            ("anon_hosting_requests_total", (("route", "/api/config"), ("status", "200"))): 20,
+            ("anon_hosting_request_duration_seconds_count", (("route", "/api/files"),)): 4,
+        })
         assert value(before, "anon_hosting_files_stored") == 4
         assert value(before, "anon_hosting_storage_free_bytes") > 0
         assert value(before, "anon_hosting_scrypt_in_flight") == 0
@@ -90,7 +103,7 @@ def test_a_download_cut_short_is_one_line_and_no_traceback(impatient, how):
     server = impatient
     token = upload_raw(server, os.urandom(32 * MIB), "big.bin").json()["token"]
     seen = len(server.log_text().splitlines())
-    cut = value(scrape(server), "anon_hosting_downloads_total", outcome="cut_short", code="")
+    cut = value(settled(server, {}), "anon_hosting_downloads_total", outcome="cut_short", code="")
     sock = start_download(server, token)
     if how == "reset":
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -102,7 +115,7 @@ def test_a_download_cut_short_is_one_line_and_no_traceback(impatient, how):
 
     assert wait_until(lambda: len(cut_lines()) == 1, timeout=30), server.log_tail()
     sock.close()
-    assert value(scrape(server), "anon_hosting_downloads_total", outcome="cut_short", code="") == cut + 1
+    settled(server, {("anon_hosting_downloads_total", (("code", ""), ("outcome", "cut_short"))): cut + 1})
     time.sleep(0.2)  # anything gunicorn would write after the app's line
     new = server.log_text().splitlines()[seen:]
     assert not [line for line in new if "Traceback" in line or "[ERROR]" in line], "\n".join(new)
