@@ -29,6 +29,7 @@ _SECRET = re.compile(r"[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*){4}|(?<![A-Za-z0-9_-
                      r"|(?<![0-9a-fA-F])[0-9a-fA-F]{64}(?![0-9a-fA-F])", re.ASCII)
 _TEXT = "%(asctime)s [%(process)d] [%(levelname)s] [%(request_id)s] %(message)s"
 _TIME = "%Y-%m-%d %H:%M:%S %z"
+_ISO_TIME = "%Y-%m-%dT%H:%M:%S%z"  # JSON lines: ISO 8601, which log stores parse as it comes
 _HANDLED = "anon_hosting.logs"  # marks the handler configure() added, so a second call replaces it
 
 
@@ -52,7 +53,7 @@ class Formatter(logging.Formatter):
         record.request_id = REQUEST_ID.get()
         if not self.json:
             return scrub(super().format(record))
-        entry = {"time": self.formatTime(record, _TIME), "level": record.levelname,
+        entry = {"time": self.formatTime(record, _ISO_TIME), "level": record.levelname,
                  "request_id": record.request_id, "logger": record.name, "message": record.getMessage()}
         if record.exc_info:
             entry["traceback"] = self.formatException(record.exc_info)
@@ -86,7 +87,7 @@ def json_lines() -> bool:
 def access_json(*, request_id: str, client: str, method: str, route: str, status: str, sent: int | None,
                 duration_ms: int) -> str:
     """The JSON line of one finished request (``route`` is the URL rule, never the path)."""
-    entry = {"time": time.strftime(_TIME), "level": "INFO", "request_id": request_id, "logger": "access",
+    entry = {"time": time.strftime(_ISO_TIME), "level": "INFO", "request_id": request_id, "logger": "access",
              "client": client, "method": method, "route": route, "status": int(status) if status.isdigit() else status,
              "duration_ms": duration_ms, "bytes": sent}
     return scrub(json.dumps(entry))
