@@ -78,6 +78,7 @@ def gunicorn_env(storage_dir: Path, private_dir: Path, secret_key: str, *, worke
         "ANON_HOSTING_ENV_FILE": "/dev/null",
         "WEB_CONCURRENCY": str(workers),
         "PYTHONUNBUFFERED": "1",
+        "PROMETHEUS_MULTIPROC_DIR": str(storage_dir.parent / "metrics"),  # removed with the test's folder
         **NO_RATE_LIMITS,
     })
     if max_upload_bytes is not None:
