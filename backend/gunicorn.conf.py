@@ -7,7 +7,9 @@ keep-alive connections are closed after ``keepalive`` seconds.
 """
 
 import os
+import shutil
 import sys
+import tempfile
 import threading
 import time
 
@@ -23,7 +25,7 @@ keepalive = 5  # nginx closes its idle upstream connections first (keepalive_tim
 # No query string in the access log: a URL is never a place for a token, and we
 # refuse such requests, but the log must not keep one either.
 accesslog = "-"
-access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms %({x-request-id}o)s'
 errorlog = "-"
 control_socket_disable = True  # no management socket under $HOME (absent for the container user)
 # At or above nginx's own header limits (8 KiB lines, 4 x 8 KiB of headers), so a request nginx
@@ -31,7 +33,8 @@ control_socket_disable = True  # no management socket under $HOME (absent for th
 limit_request_line = 8190
 limit_request_field_size = 8190
 limit_request_fields = 32768
-# gthread with a socket timeout on each request (GUNICORN_SOCKET_TIMEOUT), and a leaner access logger.
+# gthread with a socket timeout on each request (GUNICORN_SOCKET_TIMEOUT), and a leaner access logger
+# that writes each line as LOG_FORMAT says.
 worker_class = SocketTimeoutWorker
 logger_class = AccessLogger
 
@@ -47,6 +50,38 @@ def on_starting(server):
     except ConfigError as exc:
         print(f"anon-hosting: configuration error: {exc}", file=sys.stderr)
         sys.exit(1)
+    _metrics_folder()
+
+
+# Metrics: prometheus_client's multiprocess mode, where every worker writes its values to files in
+# PROMETHEUS_MULTIPROC_DIR and GET /metrics adds them up (anon_hosting/metrics.py). The folder is
+# the environment's (emptied at start: values of an earlier run would be added in), else a fresh
+# one in the temp folder, removed at exit. It is set here, in the master before the first worker
+# forks, because prometheus_client reads it when first imported.
+_OWN_METRICS_FOLDER = []
+
+
+def _metrics_folder():
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
+        folder = tempfile.mkdtemp(prefix="anon-hosting-metrics-")
+        _OWN_METRICS_FOLDER.append(folder)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    for entry in os.scandir(folder):
+        if entry.name.endswith(".db") and entry.is_file():
+            os.unlink(entry.path)
+
+
+def child_exit(server, worker):
+    """A dead worker's live gauges (scrypt derivations running) no longer count; its counters still do."""
+    from prometheus_client import multiprocess
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    for folder in _OWN_METRICS_FOLDER:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # Memory (glibc only; elsewhere, e.g. musl or macOS, nothing is done). Transfer threads free 1 MiB

@@ -26,11 +26,12 @@ if TYPE_CHECKING:
 def create_app(test_config: dict | None = None) -> Flask:
     from flask import Flask
 
-    from . import cli, config, http, keys
+    from . import cli, config, http, keys, logs
     from .service import FileService, Limits
     from .storage import from_config
 
     site = config.load(test_config)
+    logs.configure(site.log_format)
     app = Flask(__name__, static_folder=None)
     app.config.update(
         SITE=site,

@@ -44,11 +44,13 @@ DEFAULTS = {
     "S3_ENDPOINT_URL": "",
     "S3_PREFIX": "",
     "INSTANCE_ID": "",
+    "LOG_FORMAT": "text",
 }
 _RATE = re.compile(r"\s*(\d+)\s*/\s*(\d*)\s*(second|minute|hour|day)s?\s*", re.ASCII)
 _UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 MAX_TRUSTED_PROXIES = 5
 STORAGE_BACKENDS = ("local", "s3")
+LOG_FORMATS = ("text", "json")
 _INSTANCE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}", re.ASCII)
 _HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?", re.ASCII)
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", re.ASCII)  # S3's bucket naming rules, in short
@@ -84,16 +86,11 @@ class Config:
     s3_endpoint_url: str | None = None  # None = AWS itself
     s3_prefix: str = ""
     instance_id: str = ""  # echoed by /api/health, so whoever started this server can tell it from another
+    log_format: str = "text"  # "text", or "json": one JSON object per log line (anon_hosting.logs)
 
 
 def load(test_config: dict | None = None) -> Config:
-    if test_config is None:
-        load_dotenv(os.environ.get("ANON_HOSTING_ENV_FILE", ".env"), override=False)
-        source = {**DEFAULTS, **os.environ}
-        testing = False
-    else:
-        source = {**DEFAULTS, **{k: str(v) for k, v in test_config.items()}}
-        testing = True
+    source, testing = _source(test_config), test_config is not None
     config = Config(
         website_name=source["WEBSITE_NAME"].strip() or DEFAULTS["WEBSITE_NAME"],
         storage_dir=Path(source["ENCRYPTED_FILE_STORAGE"]).resolve(),
@@ -119,9 +116,29 @@ def load(test_config: dict | None = None) -> Config:
         s3_endpoint_url=source["S3_ENDPOINT_URL"].strip() or None,
         s3_prefix=source["S3_PREFIX"].strip(),
         instance_id=source["INSTANCE_ID"].strip(),
+        log_format=_log_format(source),
     )
     _validate(config)
     return config
+
+
+def log_format(test_config: dict | None = None) -> str:
+    """LOG_FORMAT alone, for gunicorn's logger, which is set up before the rest is loaded and checked."""
+    return _log_format(_source(test_config))
+
+
+def _source(test_config: dict | None) -> dict:
+    if test_config is None:
+        load_dotenv(os.environ.get("ANON_HOSTING_ENV_FILE", ".env"), override=False)
+        return {**DEFAULTS, **os.environ}
+    return {**DEFAULTS, **{k: str(v) for k, v in test_config.items()}}
+
+
+def _log_format(source: dict) -> str:
+    value = source["LOG_FORMAT"].strip().lower()
+    if value not in LOG_FORMATS:
+        raise ConfigError(f"LOG_FORMAT must be text or json, got {source['LOG_FORMAT']!r}.")
+    return value
 
 
 def _whole_number(source: dict, name: str) -> int:

@@ -24,6 +24,11 @@ class BadRequest(AppError):
     message = "The request is malformed."
 
 
+class CutShort(BadRequest):
+    """An upload whose body ended before its end, or broke off: the client left or its connection failed."""
+    message = "The upload was cut short."
+
+
 class InvalidToken(AppError):
     status, code = 400, "invalid_token"
     message = "This token is not valid. Check that it was copied completely."
@@ -61,6 +66,12 @@ class StorageUnavailable(AppError):
     status, code = 503, "storage_unavailable"
     message = "The file storage is not available right now."
     retry_after = 30  # an outage is worth a retry, not a reload loop
+
+
+class KeysUnavailable(AppError):
+    status, code = 503, "keys_unavailable"
+    message = "The server's key set cannot be read right now."
+    headers = {"Retry-After": "30"}
 
 
 class CorruptFile(AppError):

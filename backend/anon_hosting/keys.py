@@ -3,7 +3,8 @@
 Contract: ``KeyRing(folder, secret_key)`` opens (or creates, exactly once even
 when several processes start together) the sealed key set file ``keyset.jwe``
 and answers ``active()`` (the newest key, used to issue tokens) and
-``get(kid)`` (any key still in the set, used to verify). The file is a compact
+``get(kid)`` (any key still in the set, used to verify); ``check_loaded()`` raises
+``KeysUnavailable`` unless the file can be read and opened (the readiness check). The file is a compact
 JWE (dir, A256GCM) whose key is HKDF-SHA256 of SECRET_KEY, so the folder alone
 and SECRET_KEY alone are both useless. Changes made by ``rotate``/``retire`` in
 another process are picked up on the next lookup (the file is re-read when its
@@ -22,7 +23,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from jwcrypto import jwe, jwk
 from jwcrypto.common import base64url_encode as _b64
 
-from .errors import ConfigError
+from .errors import ConfigError, KeysUnavailable
 from .storage.durable import fsync_folder, write_temp
 
 KEYSET_FILE = "keyset.jwe"
@@ -55,6 +56,13 @@ class KeyRing:
     def kids(self) -> list[str]:
         self._refresh()
         return list(self._keys)
+
+    def check_loaded(self) -> None:
+        """Raise KeysUnavailable unless the key set in the folder can be read and opened now."""
+        try:
+            self._refresh()
+        except (OSError, ConfigError) as exc:
+            raise KeysUnavailable() from exc
 
     def rotate(self) -> str:
         """Add a new key and make it the active one; older keys keep verifying."""

@@ -6,7 +6,8 @@ flock on ``lock_path``, so exactly one sweeps per host, and when that worker
 dies its lock goes with it and another takes over at its next try. A leader's
 first sweep, and one every ``FULL_EVERY`` seconds after it, is a full sweep
 (every state read: the reconciliation); the others look only at what expired.
-Errors are logged and the loop goes on.
+Errors are logged and the loop goes on. Each run is counted
+(``metrics.SWEEPS``, ``metrics.SWEPT``).
 """
 
 import fcntl
@@ -15,6 +16,8 @@ import os
 import threading
 import time
 from pathlib import Path
+
+from . import metrics
 
 log = logging.getLogger(__name__)
 FULL_EVERY = 86400  # seconds between two full sweeps of one leader
@@ -34,13 +37,17 @@ def _run(service, interval: int, lock_path: Path, stop: threading.Event) -> None
     while not stop.is_set():
         if _leading(fd):  # once held, taking it again on the same descriptor succeeds at once
             full = last_full is None or time.monotonic() - last_full >= FULL_EVERY
+            kind = "full" if full else "regular"
             try:
                 removed = service.sweep(full=full)
                 if full:
                     last_full = time.monotonic()
+                metrics.SWEEPS.labels(kind, "ok").inc()
+                metrics.SWEPT.inc(removed)
                 if removed:
                     log.info("sweeper removed %d item(s)%s", removed, " (full sweep)" if full else "")
             except Exception:
+                metrics.SWEEPS.labels(kind, "failed").inc()
                 log.exception("sweep failed")
         stop.wait(interval)
     os.close(fd)

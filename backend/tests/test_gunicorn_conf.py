@@ -28,7 +28,8 @@ def _line(logger_class, resp, environ, took) -> str:
     ("500 INTERNAL SERVER ERROR", None, datetime.timedelta(0)),
 ])
 def test_access_lines_match_the_stock_logger(status, sent, took):
-    resp = SimpleNamespace(status=status, sent=sent, headers=[("Content-Type", "application/json")])
+    resp = SimpleNamespace(status=status, sent=sent,
+                           headers=[("Content-Type", "application/json"), ("X-Request-ID", "5f1e0c2a9b")])
     environ = {"REMOTE_ADDR": "127.0.0.1", "REQUEST_METHOD": "POST", "PATH_INFO": '/api/files/"x"',
                "SERVER_PROTOCOL": "HTTP/1.1", "RAW_URI": "/api/files", "QUERY_STRING": "max_downloads=1",
                "HTTP_USER_AGENT": "curl/8"}
@@ -38,9 +39,9 @@ def test_access_lines_match_the_stock_logger(status, sent, took):
 
 
 def test_the_format_uses_only_atoms_the_logger_builds():
-    built = CONF["AccessLogger"].atoms(None, SimpleNamespace(status="200 OK", sent=1), None, {},
+    built = CONF["AccessLogger"].atoms(None, SimpleNamespace(status="200 OK", sent=1, headers=[]), None, {},
                                       datetime.timedelta(0))
-    assert set(re.findall(r"%\((\w+)\)s", CONF["access_log_format"])) <= set(built)
+    assert set(re.findall(r"%\(([^)]+)\)s", CONF["access_log_format"])) <= set(built)
     assert CONF["logger_class"] is CONF["AccessLogger"]
 
 

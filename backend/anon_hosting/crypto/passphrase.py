@@ -8,7 +8,8 @@ passphrase may arrive after the file's bytes. scrypt uses n = 2^15, r = 8, p = 1
 so a burst of attempts cannot push a worker past its memory budget. At most
 ``MAX_WAITING`` more wait for a slot, each for at most ``MAX_WAIT`` seconds;
 any other derivation raises ``Busy`` at once, so passphrases can never occupy
-more than a few of a worker's threads.
+more than a few of a worker's threads. Running derivations are counted in
+``metrics.SCRYPT_IN_FLIGHT``.
 """
 
 import os
@@ -17,6 +18,8 @@ import threading
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+from ..metrics import SCRYPT_IN_FLIGHT
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
 SALT_SIZE = 16
@@ -45,7 +48,8 @@ def _derive(passphrase: str, salt: bytes) -> AESGCM:
         if not _slots.acquire(timeout=MAX_WAIT):
             raise Busy()
         try:
-            key = Scrypt(salt=salt, length=32, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P).derive(passphrase.encode())
+            with SCRYPT_IN_FLIGHT.track_inprogress():
+                key = Scrypt(salt=salt, length=32, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P).derive(passphrase.encode())
         finally:
             _slots.release()
     finally:

@@ -82,9 +82,17 @@ def _finish_body(response: Response):
 
 @api.get("/health")
 def health():
-    _service().ping()
+    """Liveness: the process answers (the storage and the key set are /ready's business)."""
     instance_id = current_app.config["SITE"].instance_id
     return {"status": "ok", "instance": instance_id} if instance_id else {"status": "ok"}
+
+
+@api.get("/ready")
+def ready():
+    """Readiness: the storage takes a write, and the key set opens."""
+    _service().ping()
+    _service().keyring.check_loaded()
+    return {"status": "ready"}
 
 
 @api.get("/config")

@@ -16,8 +16,9 @@ from flask import Flask, Response, has_request_context, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 
-from ..errors import AppError, BadRequest, InternalError, NotFound, StorageUnavailable, TooLarge
+from ..errors import AppError, BadRequest, InternalError, KeysUnavailable, NotFound, StorageUnavailable, TooLarge
 from .headers import API_HEADERS
+from .metrics import note_error
 
 _WERKZEUG = {400: BadRequest, 413: TooLarge}
 _MESSAGES = {
@@ -42,6 +43,8 @@ _PAGE = """<!doctype html>
 
 
 def error_response(error: AppError):
+    if has_request_context():
+        note_error(request.environ, error)
     if _browser_navigation():
         response = Response(_PAGE.format(message=html.escape(error.message)), mimetype="text/html")
     else:
@@ -56,9 +59,10 @@ def register(app: Flask) -> None:
     app.register_error_handler(AppError, error_response)
 
     @app.errorhandler(StorageUnavailable)
-    def _outage(exc: StorageUnavailable):
+    @app.errorhandler(KeysUnavailable)
+    def _outage(exc: StorageUnavailable | KeysUnavailable):
         # One line, no traceback: the cause's text can name an object key or an endpoint.
-        app.logger.warning("storage unavailable (%s)", type(exc.__cause__ or exc).__name__)
+        app.logger.warning("%s (%s)", exc.code.replace("_", " "), type(exc.__cause__ or exc).__name__)
         return error_response(exc)
 
     @app.errorhandler(HTTPException)

@@ -23,7 +23,8 @@ from flask import Request
 from werkzeug.exceptions import HTTPException
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
-from ..errors import BadRequest, RequestTimeout, TooLarge, UnsupportedMediaType
+from .. import metrics
+from ..errors import BadRequest, CutShort, RequestTimeout, TooLarge, UnsupportedMediaType
 
 READ_SIZE = 1 << 20
 MAX_FIELDS = 8
@@ -121,17 +122,20 @@ def _body_stream(request: Request) -> BinaryIO:
 def _read(request: Request) -> Iterator[bytes]:
     """The body as it arrives; a body shorter than its Content-Length is an error, never a short file."""
     stream, expected, received = _body_stream(request), request.content_length, 0
-    while True:
-        try:
-            piece = stream.read(READ_SIZE)
-        except TimeoutError:
-            raise RequestTimeout() from None
-        if not piece:
-            break
-        received += len(piece)
-        yield piece
+    try:
+        while True:
+            try:
+                piece = stream.read(READ_SIZE)
+            except TimeoutError:
+                raise RequestTimeout() from None
+            if not piece:
+                break
+            received += len(piece)
+            yield piece
+    finally:
+        metrics.count(metrics.UPLOAD_BYTES, received)
     if expected is not None and received != expected:
-        raise BadRequest("The upload was cut short.")
+        raise CutShort()
 
 
 def _raw(request: Request) -> UploadBody:
@@ -187,7 +191,7 @@ def _file_data(parts: "_Parts", fields: dict[str, str]) -> Iterator[bytes]:
             fields[event.name] = _field_value(parts)
         elif isinstance(event, Epilogue):
             return
-    raise BadRequest("The upload was cut short.")
+    raise CutShort()
 
 
 def _field_value(parts: "_Parts") -> str:
@@ -203,7 +207,7 @@ def _field_value(parts: "_Parts") -> str:
                 return value.decode()
             except UnicodeDecodeError:
                 raise BadRequest("Form fields must be UTF-8.") from None
-    raise BadRequest("The upload was cut short.")
+    raise CutShort()
 
 
 class _Parts:

@@ -8,7 +8,8 @@ and this only catches a peer that reaches gunicorn directly (docs/reliability.md
 
 gunicorn internals it relies on (``gunicorn.workers.gthread``, not documented API):
 - ``ThreadWorker.handle_request(self, req, conn)``, called on the request's thread;
-- ``conn.sock``, the connection's socket (``TConn.sock``), which gthread leaves blocking with no timeout.
+- ``conn.sock``, the connection's socket (``TConn.sock``), which gthread leaves blocking with no timeout;
+- ``handle_request`` returning False, which closes the connection instead of keeping it alive.
 """
 
 import os
@@ -21,4 +22,10 @@ SOCKET_TIMEOUT = float(os.environ.get("GUNICORN_SOCKET_TIMEOUT", "120"))
 class SocketTimeoutWorker(ThreadWorker):
     def handle_request(self, req, conn):
         conn.sock.settimeout(SOCKET_TIMEOUT)
-        return super().handle_request(req, conn)
+        try:
+            return super().handle_request(req, conn)
+        except TimeoutError:
+            # A peer that stopped reading a download: gthread would log a traceback for this socket error
+            # (it is quiet only about resets and broken pipes); the app's own line says the download was cut.
+            self.log.debug("Closing a connection whose peer took nothing for %s s", SOCKET_TIMEOUT)
+            return False

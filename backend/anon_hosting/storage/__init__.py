@@ -26,6 +26,9 @@ for "this file exists".
   not what is stored. Iterate it to the end: a backend may tidy up as it goes.
 - ``ping()`` (raises ``StorageUnavailable`` unless writable), ``sweep_temp() -> int``
   (removes leftovers of dead writers).
+- ``usage() -> (files, bytes) | None`` and ``free_bytes() -> int | None``: what is stored
+  and the room left, for the metrics; None where a backend cannot tell cheaply (S3 would
+  have to list the whole bucket).
 """
 
 import re
@@ -80,6 +83,12 @@ class Storage(ABC):
 
     @abstractmethod
     def sweep_temp(self) -> int: ...
+
+    def usage(self) -> tuple[int, int] | None:
+        return None
+
+    def free_bytes(self) -> int | None:
+        return None
 
 
 def check_name(name: str) -> str:

@@ -3,10 +3,12 @@
 Contract. ``index.db`` is SQLite in WAL mode with ``synchronous=FULL``: a call that
 changes it returns only once its commit is fsynced. One row per file::
 
-    files(name TEXT PRIMARY KEY, state TEXT NOT NULL, blob BLOB, in_file INTEGER NOT NULL)
+    files(name TEXT PRIMARY KEY, state TEXT NOT NULL, blob BLOB, in_file INTEGER NOT NULL, size INTEGER)
 
 ``blob`` holds a small blob's bytes; ``in_file`` = 1 says the blob is a file beside the
-index (``blobfiles``); a tombstone has neither. Two SQL indexes answer the sweep: states
+index (``blobfiles``); a tombstone has neither. ``size`` is the blob's byte count (NULL for
+a tombstone), and an SQL index of it answers ``usage()`` without reading a row (an index made
+without the column gets it, filled in, when it is opened). Two SQL indexes answer the sweep: states
 by expiry, and used-up files still holding a blob. Every change is one write transaction,
 serialised across threads and processes; the changes a process's threads ask for while
 one commits share the next one (``group_commit``), each returning once its own is
@@ -32,7 +34,7 @@ LOCK = INDEX + ".lock"  # writers queue on its flock
 INLINE_MAX = 64 << 10  # bytes: a blob this size or smaller lives in its row
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS files (name TEXT PRIMARY KEY, state TEXT NOT NULL, blob BLOB,"
-    " in_file INTEGER NOT NULL) WITHOUT ROWID",
+    " in_file INTEGER NOT NULL, size INTEGER) WITHOUT ROWID",
     "CREATE INDEX IF NOT EXISTS files_by_expiry ON files (json_extract(state, '$.exp'))",
     "CREATE INDEX IF NOT EXISTS files_used_up ON files (name)"
     " WHERE json_extract(state, '$.gone') IS NOT NULL AND (blob IS NOT NULL OR in_file = 1)",
@@ -40,6 +42,9 @@ _SCHEMA = (
 _EXPIRED = ("SELECT name FROM files WHERE json_extract(state, '$.exp') <= ?"  # each half as its index says
             " UNION SELECT name FROM files"
             " WHERE json_extract(state, '$.gone') IS NOT NULL AND (blob IS NOT NULL OR in_file = 1)")
+
+_SIZES = "CREATE INDEX IF NOT EXISTS files_by_size ON files (size)"  # after _add_sizes: an old table lacks size
+_USAGE = "SELECT count(size), total(size) FROM files"  # a tombstone's size is NULL; answered from files_by_size
 
 
 class Index:
@@ -51,12 +56,14 @@ class Index:
         os.close(os.open(root / INDEX, os.O_RDWR | os.O_CREAT, 0o600))  # SQLite gives -wal and -shm its mode
         for statement in _SCHEMA:
             self._write(lambda db, statement=statement: db.execute(statement))
+        self._write(self._add_sizes)
+        self._write(lambda db: db.execute(_SIZES))
         self._close_this_thread()  # a store made before a fork carries no connection into the child
 
-    def insert(self, name: str, state: State, blob: bytes | None) -> None:
+    def insert(self, name: str, state: State, blob: bytes | None, size: int) -> None:
         """A new row; ``blob`` None means the blob is a file. Raises FileExistsError for a taken name."""
-        row = (name, _encode(state), blob, int(blob is None))
-        self._write(lambda db: db.execute("INSERT INTO files VALUES (?, ?, ?, ?)", row))
+        row = (name, _encode(state), blob, int(blob is None), size)
+        self._write(lambda db: db.execute("INSERT INTO files VALUES (?, ?, ?, ?, ?)", row))
 
     def blob(self, name: str) -> tuple[bytes | None, bool]:
         """(the blob's bytes when in its row, whether it is a file); NotFound for no row or a tombstone."""
@@ -84,7 +91,7 @@ class Index:
 
     def drop(self, name: str, blob_only: bool) -> tuple[bool, bool] | None:
         """Delete the row, or only its blob; (it had a blob in its row, its blob was a file), or None for no row."""
-        statement = ("UPDATE files SET blob = NULL, in_file = 0 WHERE name = ?" if blob_only
+        statement = ("UPDATE files SET blob = NULL, in_file = 0, size = NULL WHERE name = ?" if blob_only
                      else "DELETE FROM files WHERE name = ?")
 
         def drop(db: sqlite3.Connection) -> tuple | None:
@@ -106,9 +113,28 @@ class Index:
         with self._sql() as db:
             return [name for (name,) in db.execute(_EXPIRED, (now,))]
 
+    def usage(self) -> tuple[int, int]:
+        """(files holding a blob, their blobs' bytes), from the SQL index of sizes alone."""
+        with self._sql() as db:
+            files, size = db.execute(_USAGE).fetchone()
+        return files, int(size)
+
     def ping(self) -> None:
         """Raises StorageUnavailable (or InsufficientStorage) unless a write transaction commits."""
         self._write(lambda db: None)
+
+    def _add_sizes(self, db: sqlite3.Connection) -> None:
+        """Give an index made before the ``size`` column that column, with each blob's byte count."""
+        if "size" in {row[1] for row in db.execute("PRAGMA table_info(files)")}:
+            return
+        db.execute("ALTER TABLE files ADD COLUMN size INTEGER")
+        db.execute("UPDATE files SET size = length(blob) WHERE blob IS NOT NULL")
+        for (name,) in db.execute("SELECT name FROM files WHERE in_file = 1").fetchall():
+            try:
+                size = (self.root / name).stat().st_size
+            except OSError:  # a missing blob file: its row counts no bytes
+                continue
+            db.execute("UPDATE files SET size = ? WHERE name = ?", (size, name))
 
     def _read(self, query: str, name: str) -> tuple | None:
         with self._sql() as db:

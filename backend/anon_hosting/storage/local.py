@@ -8,6 +8,7 @@ blob file without a row, both removed by ``sweep_temp``.
 """
 
 import io
+import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -40,11 +41,11 @@ class LocalStorage(Storage):
     def _put(self, name: str, chunks: Iterable[bytes], state: State) -> int:
         head, rest = _head(chunks)
         if rest is None:
-            self._index.insert(name, state, head)
+            self._index.insert(name, state, head, len(head))
             return len(head)
         size = self._files.write(name, _chain(head, rest))
         try:
-            self._index.insert(name, state, None)
+            self._index.insert(name, state, None, size)
         except BaseException:
             self._files.remove(name, durably=False)
             raise
@@ -83,6 +84,13 @@ class LocalStorage(Storage):
             self._index.ping()
         except (OSError, InsufficientStorage) as exc:
             raise StorageUnavailable() from exc
+
+    def usage(self) -> tuple[int, int]:
+        return self._index.usage()
+
+    def free_bytes(self) -> int:
+        stat = os.statvfs(self.root)
+        return stat.f_bavail * stat.f_frsize
 
     def sweep_temp(self, now: float | None = None) -> int:
         """Temp files of dead writers, and blob files that no row names (a crash before their commit)."""

@@ -28,7 +28,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, IncompleteReadError
 
 from ..errors import InsufficientStorage, NotFound, StorageUnavailable
 from . import NAME_PATTERN, Blob, State, Storage, check_name, s3_client
@@ -266,7 +266,7 @@ class _Body:
                 if not more:
                     break
                 data += more
-        except (*s3_client.UNREACHABLE, OSError) as exc:  # the store went away mid-download
+        except (*s3_client.UNREACHABLE, IncompleteReadError, OSError) as exc:  # the store went away mid-download
             raise StorageUnavailable() from exc
         return data
 

@@ -19,7 +19,7 @@ from ..integration.transfer import MIB, write_random_file
 from .conftest import ANON_HOSTING, client_env
 
 EXPECTED = {  # the table in `anon-hosting --help` and docs/cli.md
-    "bad_request": 1, "method_not_allowed": 1, "unsupported_media_type": 1, "internal_error": 1,
+    "bad_request": 1, "method_not_allowed": 1, "unsupported_media_type": 1, "internal_error": 1, "keys_unavailable": 1,
     "invalid_token": 4, "forbidden": 4,
     "not_found": 5, "expired": 5, "download_limit_reached": 5, "download_in_progress": 5,
     "passphrase_required": 6, "wrong_passphrase": 6,
@@ -30,7 +30,7 @@ STATUS = {"bad_request": 400, "invalid_token": 400, "unauthorized": 401, "passph
           "forbidden": 403, "wrong_passphrase": 403, "not_found": 404, "method_not_allowed": 405,
           "download_in_progress": 409, "expired": 410, "download_limit_reached": 410, "too_large": 413,
           "unsupported_media_type": 415, "rate_limited": 429, "internal_error": 500, "storage_unavailable": 503,
-          "insufficient_storage": 507, "server_busy": 503, "request_timeout": 408}
+          "insufficient_storage": 507, "server_busy": 503, "request_timeout": 408, "keys_unavailable": 503}
 A_TOKEN = "eyJhbGciOiJkaXIifQ..AAAAAAAAAAAAAAAA.AAAA.AAAAAAAAAAAAAAAAAAAAAA"
 PASSWORD = "cli-upload-password"
 

@@ -23,7 +23,7 @@ FILES, INFO, RETRIEVE, DELETE = "/api/files", "/api/files/info", "/api/files/ret
 # request_timeout needs a body that stalls for the socket timeout, server_busy every scrypt slot held: both are
 # provoked in tests/integration/test_slow_clients.py and tests/http/test_hostile_requests.py.
 UNREACHABLE_ON_A_HEALTHY_SERVER = {"internal_error", "storage_unavailable", "insufficient_storage", "request_timeout",
-                                   "server_busy"}
+                                   "server_busy", "keys_unavailable"}
 PASSWORD = "contract-upload-password"
 
 

@@ -37,6 +37,8 @@ def log_audit():
     yield audit
     silent = audit.silent_logs()
     assert not silent, f"these server logs hold no access log line, so searching them proves nothing: {silent}"
+    malformed = audit.malformed_json_logs()
+    assert not malformed, "LOG_FORMAT=json lines that are not one JSON object:\n" + "\n".join(malformed)
     leaks = audit.leaks()
     assert not leaks, "secrets reached the server log:\n" + "\n".join(leaks)
 

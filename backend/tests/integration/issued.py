@@ -1,15 +1,20 @@
 """``IssuedTokens``: the client side that GunicornServer and ComposeSite share.
 
 Every token a server hands out through ``session()`` (or ``record_answer``) is kept in
-``issued``, so the log audit can check at the end that none of them, nor any file key
-inside them, ever reached the server's log.
+``issued``, and every passphrase sent through a session in ``passphrases``, so the log audit
+can check at the end that none of them, nor any file key inside them, ever reached the log.
 """
+
+import contextlib
+import json
+from urllib.parse import unquote
 
 import requests
 
 
 class IssuedTokens:
     issued: list[tuple[str, str]]  # (answer field, token) of every token handed out, oldest first
+    passphrases: set[str]  # every passphrase sent through a session
 
     @property
     def tokens(self) -> list[str]:
@@ -29,5 +34,16 @@ class IssuedTokens:
                                if field.endswith("token") and isinstance(value, str))
 
     def _record_response(self, response: requests.Response, *args, **kwargs) -> None:
+        self._record_passphrase(response.request)
         if response.status_code == 201 and response.headers.get("Content-Type", "").startswith("application/json"):
             self.record_answer(response.json())
+
+    def _record_passphrase(self, request: requests.PreparedRequest) -> None:
+        """The passphrase of a request: its X-Passphrase header (percent-encoded) or its JSON body's field."""
+        if request.headers.get("X-Passphrase"):
+            self.passphrases.add(unquote(request.headers["X-Passphrase"]))
+        if request.headers.get("Content-Type") == "application/json" and request.body:
+            with contextlib.suppress(ValueError, TypeError):
+                body = json.loads(request.body)
+                if isinstance(body, dict) and isinstance(body.get("passphrase"), str) and body["passphrase"]:
+                    self.passphrases.add(body["passphrase"])

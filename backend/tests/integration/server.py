@@ -10,7 +10,8 @@ gunicorn's stdout and stderr to one log file, and returns once GET /api/health
 answers 200. On exit it sends SIGTERM and waits for gunicorn to finish.
 
 Every token the server hands out through ``session()`` (or ``record_answer``)
-is kept in ``issued`` so the suite can check at the end that none of them, nor
+is kept in ``issued``, and every passphrase sent through ``session()`` in
+``passphrases``, so the suite can check at the end that none of them, nor
 any file key inside them, ever reached the log.
 
 gunicorn is the one next to the running interpreter, so the suite uses
@@ -45,7 +46,8 @@ APP_ENV_VARS = ("WEBSITE_NAME", "ENCRYPTED_FILE_STORAGE", "PRIVATE_FOLDER", "SEC
                 "WEB_CONCURRENCY", "GUNICORN_THREADS", "GUNICORN_SOCKET_TIMEOUT", "GUNICORN_CMD_ARGS",
                 "RATE_LIMIT_UPLOADS", "RATE_LIMIT_TOKENS", "RATE_LIMIT_PASSPHRASES", "RATE_LIMIT_PASSPHRASE_REQUESTS",
                 "RATE_LIMIT_UPLOAD_PASSWORD", "TRUSTED_PROXIES", "TRUSTED_PROXY_ADDRS",
-                "STORAGE_BACKEND", "S3_BUCKET", "S3_ENDPOINT_URL", "S3_PREFIX", "INSTANCE_ID")
+                "STORAGE_BACKEND", "S3_BUCKET", "S3_ENDPOINT_URL", "S3_PREFIX", "INSTANCE_ID", "LOG_FORMAT",
+                "PROMETHEUS_MULTIPROC_DIR")
 # Every test client is 127.0.0.1, so the per-IP limits are off unless a test turns them on (extra_env).
 NO_RATE_LIMITS = {"RATE_LIMIT_UPLOADS": "0", "RATE_LIMIT_TOKENS": "0", "RATE_LIMIT_PASSPHRASES": "0",
                   "RATE_LIMIT_UPLOAD_PASSWORD": "0", "RATE_LIMIT_PASSPHRASE_REQUESTS": "0"}
@@ -74,6 +76,7 @@ def gunicorn_env(storage_dir: Path, private_dir: Path, secret_key: str, *, worke
         "ANON_HOSTING_ENV_FILE": "/dev/null",
         "WEB_CONCURRENCY": str(workers),
         "PYTHONUNBUFFERED": "1",
+        "PROMETHEUS_MULTIPROC_DIR": str(storage_dir.parent / "metrics"),  # removed with the test's folder
         **NO_RATE_LIMITS,
     })
     if max_upload_bytes is not None:
@@ -106,6 +109,7 @@ class GunicornServer(IssuedTokens):
         self.extra_env = extra_env
         self.start_timeout = start_timeout
         self.issued: list[tuple[str, str]] = []  # (answer field, token) of every token handed out
+        self.passphrases: set[str] = set()  # every passphrase sent through session()
         self.port: int | None = None
         self.process: subprocess.Popen | None = None
         self.returncode: int | None = None

@@ -38,6 +38,8 @@ class ComposeSite(IssuedTokens):
         keyset = self.stack.exec(backend, "cat", f"{PRIVATE_FOLDER}/{keys.KEYSET_FILE}").stdout
         (self.private_dir / keys.KEYSET_FILE).write_text(keyset)
         self.issued: list[tuple[str, str]] = []
+        self.passphrases: set[str] = set()
+        self.extra_env: dict[str, str] = {}  # the stack's settings are deploy/test-settings.yml's, text logs
 
     def __enter__(self):
         return self

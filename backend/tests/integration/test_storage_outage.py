@@ -1,6 +1,6 @@
 """An S3 outage through a real gunicorn and a real SeaweedFS stopped mid-run: 503 with Retry-After, then recovery.
 
-While the store is down, every route that needs it answers ``503 storage_unavailable``
+While the store is down, every route that needs it (and ``/api/ready``) answers ``503 storage_unavailable``
 with ``Retry-After`` (never a 500), an upload in flight is refused the same way once its
 body is in, and a download in flight is cut short (its headers are out: it can only end
 early). The log names no object key. Once the store is back, everything stored before the
@@ -67,7 +67,8 @@ def test_an_s3_outage_is_503_with_retry_after_and_the_service_recovers(outage):
     assert received < len(big)
 
     session = server.session()
-    assert_outage(session.get(server.url("/api/health"), timeout=60))
+    assert_outage(session.get(server.url("/api/ready"), timeout=60))
+    assert session.get(server.url("/api/health"), timeout=60).status_code == 200  # liveness: the process answers
     assert_outage(upload_raw(server, b"new", "new.bin", session))
     for route in ("info", "retrieve"):
         assert_outage(session.post(server.url(f"/api/files/{route}"), json={"token": big_token}, timeout=60))
@@ -75,7 +76,7 @@ def test_an_s3_outage_is_503_with_retry_after_and_the_service_recovers(outage):
                                timeout=60))
 
     s3.restart()
-    assert wait_until(lambda: session.get(server.url("/api/health"), timeout=60).status_code == 200, timeout=60)
+    assert wait_until(lambda: session.get(server.url("/api/ready"), timeout=60).status_code == 200, timeout=60)
     assert download_bytes(server, big_token) == big
     assert download_bytes(server, small_answer["token"]) == small
     assert upload_raw(server, b"after", "after.bin", session).status_code == 201
@@ -83,3 +84,5 @@ def test_an_s3_outage_is_503_with_retry_after_and_the_service_recovers(outage):
     assert "storage unavailable (" in log
     assert not [key for key in keys if key.removesuffix(".state").rsplit("/", 1)[-1] in log]
     assert '" 500 ' not in log
+    assert "Traceback" not in log
+    assert "download broken off after " in log  # the download in flight: one line, with the cause's type

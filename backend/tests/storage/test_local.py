@@ -262,3 +262,26 @@ def test_the_expired_query_reads_the_indexes_not_every_row(tmp_path):
     assert expired[2000] - expired[20] < 50, expired  # the sweep's query does not
     plan = " ".join(row[3] for row in store._index._db().execute("EXPLAIN QUERY PLAN " + _EXPIRED, (now,)))
     assert "USING INDEX files_by_expiry" in plan and "USING INDEX files_used_up" in plan, plan
+
+
+def test_usage_counts_files_with_a_blob_and_their_bytes(store):
+    small, big, emptied = name(), name(), name()
+    store.put(small, [b"s" * 10], STATE)
+    store.put(big, [b"b" * (INLINE_MAX + 1)], STATE)
+    store.put(emptied, [b"e" * 5], STATE)
+    store.delete_blob(emptied)  # a tombstone holds no bytes
+    assert store.usage() == (2, 10 + INLINE_MAX + 1)
+    store.delete(big)
+    assert store.usage() == (1, 10)
+
+
+def test_an_index_made_without_sizes_gets_them_when_opened(tmp_path):
+    root = tmp_path / "files"
+    store = LocalStorage(root)
+    small, big = name(), name()
+    store.put(small, [b"s" * 10], STATE)
+    store.put(big, [b"b" * (INLINE_MAX + 1)], STATE)
+    with sqlite3.connect(root / INDEX) as db:  # the table as it was before the size column
+        db.execute("DROP INDEX files_by_size")
+        db.execute("ALTER TABLE files DROP COLUMN size")
+    assert LocalStorage(root).usage() == (2, 10 + INLINE_MAX + 1)
