@@ -71,7 +71,7 @@ class StorageUnavailable(AppError):
 class KeysUnavailable(AppError):
     status, code = 503, "keys_unavailable"
     message = "The server's key set cannot be read right now."
-    headers = {"Retry-After": "30"}
+    retry_after = 30
 
 
 class CorruptFile(AppError):
