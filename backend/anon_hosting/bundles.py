@@ -1,0 +1,257 @@
+"""Bundles: several files behind one token, retrieved one by one or as one streamed zip.
+
+Contract: ``Bundles(files, max_files)`` builds on a ``FileService`` (its storage, keys and limits).
+``upload(parts, fields)`` stores the ``(name, chunks)`` parts of one multipart upload: one part is a
+plain file, as ``FileService.upload`` makes it; several make a bundle of at most ``max_files`` files and
+``max_upload_bytes`` in all. A bundle is its *manifest* (each file's path, size and key, as JSON
+encrypted in the STREAM format under a fresh key and stored under a random name, with the bundle's
+one state object, ``bundle_state``) and one blob per file, stored under a name derived from the
+manifest's (``member_name``) with a state that only carries its expiry, so that the owner token,
+which holds no key, can delete every blob. The download token holds the manifest's name and key.
+``info``/``retrieve`` take verified ``BundleClaims``; ``retrieve`` streams file ``file`` or, without
+it, the zip of all files (``bundle_zip``), counting a download on each file it sends.
+``delete_members(name)`` deletes a bundle's file blobs (nothing for a plain file).
+"""
+
+import base64
+import contextlib
+import hashlib
+import json
+import secrets
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+from . import bundle_state, lifecycle, names, tokens
+from .bundle_zip import zip_of
+from .crypto import stream
+from .errors import BadRequest, CorruptFile, NotFound, TooLarge
+from .service import Download, FileInfo, FileService, Uploaded, iso, now_or_clock, wrap
+
+MANIFEST_VERSION = 1
+ZIP_TYPE = "application/zip"
+
+
+@dataclass(frozen=True)
+class BundleUploaded(Uploaded):
+    files: list[dict] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BundleInfo(FileInfo):
+    files: list[dict] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Member:
+    path: str
+    size: int
+    key: bytes
+
+
+def member_name(manifest_name: str, index: int) -> str:
+    """The storage name of a bundle's file ``index``: 43 base64url characters, like a random one."""
+    digest = hashlib.sha256(f"anon-hosting bundle member\0{manifest_name}\0{index}".encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode()[:43]
+
+
+class Bundles:
+    def __init__(self, files: FileService, max_files: int):
+        self.files, self.storage, self.max_files = files, files.storage, max_files
+
+    # -- upload ------------------------------------------------------------------
+
+    def upload(self, parts: Iterator[tuple[str, Iterable[bytes]]], fields: Callable[[], Mapping[str, str]],
+               now: float | None = None) -> Uploaded:
+        now = int(time.time() if now is None else now)
+        first_name, first_chunks = next(parts)
+        early = self.files.options(fields())
+        manifest = secrets.token_urlsafe(32)
+        members: list[Member] = []
+        try:
+            limit = self.files.limits.max_upload_bytes
+            state = lifecycle.new(now + early.expires_in, early.max_downloads)
+            key, size = self.files.store(member_name(manifest, 0), first_chunks, state, limit)
+            members.append(Member(names.clean_path(first_name), size, key))
+            following = next(parts, None)
+            if following is None:
+                return self.files.issue(first_name, member_name(manifest, 0), key, size, early, fields, now)
+            state = lifecycle.new(now + early.expires_in, None)
+            self.storage.update_state(member_name(manifest, 0), lambda _: state)
+            while following is not None:
+                if len(members) >= self.max_files:
+                    raise TooLarge(f"A bundle can hold at most {self.max_files} files.")
+                path, chunks = following
+                key, size = self.files.store(member_name(manifest, len(members)), chunks, state,
+                                             limit - sum(m.size for m in members))
+                members.append(Member(names.clean_path(path), size, key))
+                following = next(parts, None)
+            return self._seal(manifest, members, early, fields, now)
+        except BaseException:
+            self._delete_members(manifest, len(members) + 1)  # the one being stored, if put left anything
+            self.storage.delete(manifest)
+            raise
+
+    def _seal(self, manifest: str, members: list[Member], early, fields, now: int) -> BundleUploaded:
+        """Store the manifest with the bundle's state, under the options as they stand after the body."""
+        opts = self.files.options(fields())
+        expires_at = now + opts.expires_in
+        if opts.expires_in != early.expires_in:
+            for i in range(len(members)):
+                self.storage.update_state(member_name(manifest, i), lambda s: {**s, "exp": expires_at})
+        title = _zip_name(fields().get("bundle_name", ""), members)
+        body = json.dumps({"v": MANIFEST_VERSION, "name": title, "files": [
+            {"n": m.path, "z": m.size, "k": base64.urlsafe_b64encode(m.key).decode()} for m in members]},
+            separators=(",", ":"), ensure_ascii=False).encode()
+        manifest_key = secrets.token_bytes(stream.KEY_SIZE)
+        state = bundle_state.new(expires_at, opts.max_downloads, len(members))
+        self.storage.put(manifest, stream.encrypt(manifest_key, [body]), state)
+        salt, key = (None, manifest_key) if opts.passphrase is None else wrap(manifest_key, opts.passphrase)
+        claims = tokens.BundleClaims(manifest, key, now, expires_at, salt)
+        owner = tokens.OwnerClaims(manifest, now, expires_at)
+        listing = [{"index": i, "name": m.path, "size": m.size} for i, m in enumerate(members)]
+        return BundleUploaded(tokens.issue(claims, self.files.keyring), tokens.issue(owner, self.files.keyring),
+                              title, sum(m.size for m in members), iso(expires_at), opts.max_downloads,
+                              salt is not None, "bundle", listing)
+
+    # -- info / retrieve ---------------------------------------------------------------
+
+    def info(self, claims: tokens.BundleClaims, passphrase: str | None, now: float | None) -> BundleInfo:
+        claims, key, state = self.files.open(claims, passphrase, now)
+        title, members = self._manifest(claims.storage_name, key, now)
+        left = bundle_state.downloads_left(state)
+        listing = [{"index": i, "name": m.path, "size": m.size, "downloads_left": left[i]}
+                   for i, m in enumerate(members)]
+        remaining = None if state["max"] is None else min(left)
+        return BundleInfo(title, sum(m.size for m in members), iso(claims.created_at), iso(claims.expires_at),
+                          remaining, bundle_state.downloads_in_progress(state, now_or_clock(now)), "bundle", listing)
+
+    def retrieve(self, claims: tokens.BundleClaims, passphrase: str | None, now: float | None,
+                 file: int | None) -> Download:
+        """Reserve a slot on each file sent, then check the manifest (and a single file's first chunk)
+        before anything is sent; a blob that fails later cuts the answer."""
+        claims, key, state = self.files.open(claims, passphrase, now)
+        name = claims.storage_name
+        title, members = self._manifest(name, key, now)
+        if file is not None and not 0 <= file < len(members):
+            raise BadRequest(f"This bundle has files 0 to {len(members) - 1}.")
+        indices = list(range(len(members))) if file is None else [file]
+        lease = None
+        if state["max"] is not None:
+            lease = secrets.token_urlsafe(9)
+            self.storage.update_state(name, lambda s: bundle_state.reserve(s, lease, indices, now_or_clock(now)))
+        try:
+            if file is None:
+                chunks, size = zip_of((m.path, m.size, self._opener(name, i, m)) for i, m in enumerate(members))
+                first, rest, close = b"", iter(chunks), _nothing
+            else:
+                size = members[file].size
+                first, rest, close = self._first_chunk(name, file, members[file])
+        except BaseException:
+            self._release(name, lease)
+            raise
+        sent = self._stream(name, lease, indices, size, first, rest)
+        if file is None:
+            return Download(title, size, sent, close, ZIP_TYPE)
+        return Download(members[file].path.rpartition("/")[2], size, sent, close)
+
+    def _first_chunk(self, name: str, index: int, member: Member):
+        blob = self._open_member(name, index)
+        try:
+            plaintext = iter(stream.open_blob(member.key, blob.read, blob.size))
+            return next(plaintext, b""), plaintext, blob.close
+        except stream.DecryptError:
+            blob.close()
+            raise CorruptFile() from None
+
+    def _opener(self, name: str, index: int, member: Member) -> Callable[[], Iterator[bytes]]:
+        def chunks() -> Iterator[bytes]:
+            blob = self._open_member(name, index)
+            try:
+                yield from stream.open_blob(member.key, blob.read, blob.size)
+            finally:
+                blob.close()
+        return chunks
+
+    def _open_member(self, name: str, index: int):
+        try:
+            return self.storage.open(member_name(name, index))
+        except NotFound:
+            raise CorruptFile() from None  # a file of a live bundle is gone: the bundle is broken
+
+    def _stream(self, name: str, lease: str | None, indices: list[int], size: int, first: bytes,
+                rest: Iterator[bytes]) -> Iterator[bytes]:
+        """Yield the answer; a download counts as ``FileService._stream`` says (``lifecycle.counts``)."""
+        completed, handed_out = False, 0
+        try:
+            renewed = time.monotonic()
+            for chunk in _chain(first, rest):
+                if lease is not None and time.monotonic() - renewed > lifecycle.RENEW_EVERY:
+                    self.storage.update_state(name, lambda s: bundle_state.renew(s, lease, time.time()))
+                    renewed = time.monotonic()
+                handed_out += len(chunk)
+                yield chunk
+            completed = True
+        finally:
+            if lease is not None and (completed or lifecycle.counts(handed_out, size)):
+                self._complete(name, lease, indices)
+            else:
+                self._release(name, lease)
+
+    def _complete(self, name: str, lease: str, indices: list[int]) -> None:
+        try:
+            state = self.storage.update_state(name, lambda s: bundle_state.complete(s, lease, indices))
+        except NotFound:
+            return  # deleted by its owner meanwhile
+        for i in set(bundle_state.used_up(state)) & set(indices):
+            self.storage.delete(member_name(name, i))
+        if state["gone"]:
+            self.storage.delete_blob(name)
+
+    def _release(self, name: str, lease: str | None) -> None:
+        if lease is not None:
+            with contextlib.suppress(NotFound):
+                self.storage.update_state(name, lambda s: bundle_state.release(s, lease))
+
+    def _manifest(self, name: str, key: bytes, now: float | None) -> tuple[str, list[Member]]:
+        blob = self.files.open_blob(name, now)
+        try:
+            body = b"".join(stream.open_blob(key, blob.read, blob.size))
+        except stream.DecryptError:
+            raise CorruptFile() from None
+        finally:
+            blob.close()
+        manifest = json.loads(body)
+        return manifest["name"], [Member(f["n"], f["z"], base64.urlsafe_b64decode(f["k"])) for f in manifest["files"]]
+
+    # -- delete ------------------------------------------------------------------
+
+    def delete_members(self, name: str) -> None:
+        try:
+            state = self.storage.read_state(name)
+        except NotFound:
+            return
+        if bundle_state.is_bundle(state):
+            self._delete_members(name, state["n"])
+
+    def _delete_members(self, name: str, count: int) -> None:
+        for i in range(count):
+            self.storage.delete(member_name(name, i))
+
+
+def _zip_name(requested: str, members: list[Member]) -> str:
+    if requested.strip():
+        title = names.clean(requested)
+    else:
+        title = f"{members[0].path.rpartition('/')[2]} and {len(members) - 1} more"
+    return title if title.lower().endswith(".zip") else f"{title}.zip"
+
+
+def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    if first:
+        yield first
+    yield from rest
+
+
+def _nothing() -> None:
+    return None
