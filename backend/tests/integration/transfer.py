@@ -77,10 +77,7 @@ class MultipartBody:
         self.boundary = "----anon-hosting-test-" + secrets.token_hex(12)
         head = "".join(f"--{self.boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
                        for name, value in (fields or {}).items())
-        quoted = filename.replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")  # as browsers do
-        head += (f"--{self.boundary}\r\nContent-Disposition: form-data; name=\"{field_name}\"; "
-                 f"filename=\"{quoted}\"\r\nContent-Type: application/octet-stream\r\n\r\n")
-        self.head = head.encode()
+        self.head = head.encode() + file_part_head(self.boundary, filename, field_name)
         self.tail = f"\r\n--{self.boundary}--\r\n".encode()
 
     @property
@@ -103,6 +100,37 @@ class MultipartBody:
                 while piece := f.read(PIECE):
                     yield piece
         yield self.tail
+
+
+def file_part_head(boundary: str, filename: str, field_name: str = "file") -> bytes:
+    quoted = filename.replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")  # as browsers do
+    return (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field_name}\"; "
+            f"filename=\"{quoted}\"\r\nContent-Type: application/octet-stream\r\n\r\n").encode()
+
+
+class BundleBody:
+    """multipart/form-data with several ``file`` parts (``(bytes, filename)`` pairs) after ``fields``."""
+
+    def __init__(self, files: list[tuple[bytes, str]], fields: dict[str, str] | None = None):
+        first = MultipartBody(b"", files[0][1], fields)
+        self.boundary, self.content_type = first.boundary, first.content_type
+        self.pieces = [first.head, files[0][0]]
+        for data, name in files[1:]:
+            self.pieces += [b"\r\n" + file_part_head(self.boundary, name), data]
+        self.pieces.append(first.tail)
+
+    def __len__(self) -> int:
+        return sum(map(len, self.pieces))
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.pieces)
+
+
+def upload_bundle(server: GunicornServer, files: list[tuple[bytes, str]], fields: dict[str, str] | None = None,
+                  session: requests.Session | None = None) -> requests.Response:
+    body = BundleBody(files, fields)
+    return (session or server.session()).post(server.url("/api/files"), data=body, timeout=300,
+                                              headers={"Content-Type": body.content_type})
 
 
 # -- the API --------------------------------------------------------------------
