@@ -92,7 +92,7 @@ def config():
     limits, site = _service().limits, current_app.config["SITE"]
     return {"website_name": site.website_name, "max_upload_bytes": limits.max_upload_bytes,
             "default_expires_in": limits.default_expires_in, "max_expires_in": limits.max_expires_in,
-            "upload_password_required": bool(site.upload_password)}
+            "upload_password_required": bool(site.upload_password), "max_bundle_files": site.max_bundle_files}
 
 
 @api.get("/openapi.yaml")
