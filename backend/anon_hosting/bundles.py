@@ -29,6 +29,8 @@ from .errors import BadRequest, CorruptFile, NotFound, TooLarge
 from .service import Download, FileInfo, FileService, Uploaded, iso, now_or_clock, wrap
 
 MANIFEST_VERSION = 1
+SMALL_FILE = 1 << 20  # a file up to this size is read whole, and stored with others in one batch
+BATCH_BYTES = 8 << 20  # the most sealed bytes held before a batch is stored
 ZIP_TYPE = "application/zip"
 
 
@@ -67,30 +69,53 @@ class Bundles:
         first_name, first_chunks = next(parts)
         early = self.files.options(fields())
         manifest = secrets.token_urlsafe(32)
-        members: list[Member] = []
+        used = [member_name(manifest, 0)]  # every name a put may have stored under
         try:
-            limit = self.files.limits.max_upload_bytes
             state = lifecycle.new(now + early.expires_in, early.max_downloads)
-            key, size = self.files.store(member_name(manifest, 0), first_chunks, state, limit)
-            members.append(Member(names.clean_path(first_name), size, key))
+            key, size = self.files.store(used[0], first_chunks, state, self.files.limits.max_upload_bytes)
             following = next(parts, None)
             if following is None:
-                return self.files.issue(first_name, member_name(manifest, 0), key, size, early, fields, now)
+                return self.files.issue(first_name, used[0], key, size, early, fields, now)
             state = lifecycle.new(now + early.expires_in, None)
-            self.storage.update_state(member_name(manifest, 0), lambda _: state)
-            while following is not None:
-                if len(members) >= self.max_files:
-                    raise TooLarge(f"A bundle can hold at most {self.max_files} files.")
-                path, chunks = following
-                key, size = self.files.store(member_name(manifest, len(members)), chunks, state,
-                                             limit - sum(m.size for m in members))
-                members.append(Member(names.clean_path(path), size, key))
-                following = next(parts, None)
+            self.storage.update_state(used[0], lambda _: state)
+            first = Member(names.clean_path(first_name), size, key)
+            members = self._store_rest(manifest, first, following, parts, state, used)
             return self._seal(manifest, members, early, fields, now)
         except BaseException:
-            self._delete_members(manifest, len(members) + 1)  # the one being stored, if put left anything
+            for name in used:
+                self.storage.delete(name)
             self.storage.delete(manifest)
             raise
+
+    def _store_rest(self, manifest: str, first: Member, following: tuple[str, Iterable[bytes]] | None,
+                    parts: Iterator[tuple[str, Iterable[bytes]]], state: dict, used: list[str]) -> list[Member]:
+        """Store the files after the first. A small one is read whole and sealed in memory, and up to
+        ``BATCH_BYTES`` of them are stored together (``storage.put_many``: one commit on local disk)."""
+        limit, members, batch, total = self.files.limits.max_upload_bytes, [first], [], first.size
+        while following is not None:
+            if len(members) >= self.max_files:
+                raise TooLarge(f"A bundle can hold at most {self.max_files} files.")
+            path, chunks = following
+            used.append(member_name(manifest, len(members)))
+            head, rest = _head(chunks, SMALL_FILE)
+            total += len(head)
+            if rest is None and total <= limit:
+                key = secrets.token_bytes(stream.KEY_SIZE)
+                batch.append((used[-1], b"".join(stream.encrypt(key, [head])), state))
+                members.append(Member(names.clean_path(path), len(head), key))
+            elif rest is None:
+                raise TooLarge()
+            else:
+                key, size = self.files.store(used[-1], _chain(head, rest), state, limit - total + len(head))
+                members.append(Member(names.clean_path(path), size, key))
+                total += size - len(head)
+            if sum(len(blob) for _, blob, _ in batch) >= BATCH_BYTES:
+                self.storage.put_many(batch)
+                batch = []
+            following = next(parts, None)
+        if batch:
+            self.storage.put_many(batch)
+        return members
 
     def _seal(self, manifest: str, members: list[Member], early, fields, now: int) -> BundleUploaded:
         """Store the manifest with the bundle's state, under the options as they stand after the body."""
@@ -231,20 +256,24 @@ class Bundles:
             state = self.storage.read_state(name)
         except NotFound:
             return
-        if bundle_state.is_bundle(state):
-            self._delete_members(name, state["n"])
-
-    def _delete_members(self, name: str, count: int) -> None:
-        for i in range(count):
+        for i in range(state["n"] if bundle_state.is_bundle(state) else 0):
             self.storage.delete(member_name(name, i))
 
 
 def _zip_name(requested: str, members: list[Member]) -> str:
-    if requested.strip():
-        title = names.clean(requested)
-    else:
-        title = f"{members[0].path.rpartition('/')[2]} and {len(members) - 1} more"
-    return title if title.lower().endswith(".zip") else f"{title}.zip"
+    """The zip's name, cleaned like a file name (so at most 200 characters, keeping ``.zip``)."""
+    title = requested.strip() or f"{members[0].path.rpartition('/')[2]} and {len(members) - 1} more"
+    return names.clean(title if title.lower().endswith(".zip") else f"{title}.zip")
+
+
+def _head(chunks: Iterable[bytes], size: int) -> tuple[bytes, Iterator[bytes] | None]:
+    """Up to ``size`` bytes and more of ``chunks``, and the iterator for the rest (None when there is none)."""
+    it, head = iter(chunks), bytearray()
+    for chunk in it:
+        head += chunk
+        if len(head) > size:
+            return bytes(head), it
+    return bytes(head), None
 
 
 def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:

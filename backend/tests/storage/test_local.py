@@ -262,3 +262,14 @@ def test_the_expired_query_reads_the_indexes_not_every_row(tmp_path):
     assert expired[2000] - expired[20] < 50, expired  # the sweep's query does not
     plan = " ".join(row[3] for row in store._index._db().execute("EXPLAIN QUERY PLAN " + _EXPIRED, (now,)))
     assert "USING INDEX files_by_expiry" in plan and "USING INDEX files_used_up" in plan, plan
+
+
+def test_put_many_commits_small_blobs_all_or_none(tmp_path):
+    store = LocalStorage(tmp_path)
+    taken = secrets.token_urlsafe(32)
+    store.put(taken, [b"first"], {"v": 1, "exp": 2_000_000_000})
+    fresh = [secrets.token_urlsafe(32) for _ in range(3)]
+    with pytest.raises(FileExistsError):
+        store.put_many([(fresh[0], b"a", {"v": 1, "exp": 1}), (taken, b"b", {"v": 1, "exp": 1}),
+                        (fresh[1], b"c", {"v": 1, "exp": 1})])
+    assert local_rows(tmp_path) == {taken, taken + ".state"}
