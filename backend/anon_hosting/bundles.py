@@ -6,8 +6,9 @@ plain file, as ``FileService.upload`` makes it; several make a bundle of at most
 ``max_upload_bytes`` in all. A bundle is its *manifest* (each file's path, size and key, as JSON
 encrypted in the STREAM format under a fresh key and stored under a random name, with the bundle's
 one state object, ``bundle_state``) and one blob per file, stored under a name derived from the
-manifest's (``member_name``) with a state that only carries its expiry, so that the owner token,
-which holds no key, can delete every blob. The download token holds the manifest's name and key.
+manifest's (``member_name``), so that the owner token, which holds no key, can delete every blob,
+with a state whose expiry is the bundle's and whose counters are never used. The download token
+holds the manifest's name and key.
 ``info``/``retrieve`` take verified ``BundleClaims``; ``retrieve`` streams file ``file`` or, without
 it, the zip of all files (``bundle_zip``), counting a download on each file it sends.
 ``delete_members(name)`` deletes a bundle's file blobs (nothing for a plain file).
@@ -76,11 +77,10 @@ class Bundles:
             following = next(parts, None)
             if following is None:
                 return self.files.issue(first_name, used[0], key, size, early, fields, now)
-            state = lifecycle.new(now + early.expires_in, None)
-            self.storage.update_state(used[0], lambda _: state)
             first = Member(names.clean_path(first_name), size, key)
-            members = self._store_rest(manifest, first, following, parts, state, used)
-            return self._seal(manifest, members, early, fields, now)
+            state = lifecycle.new(now + early.expires_in, None)
+            members, batch = self._store_rest(manifest, first, following, parts, state, used)
+            return self._seal(manifest, members, batch, early, fields, now)
         except BaseException:
             for name in used:
                 self.storage.delete(name)
@@ -88,9 +88,11 @@ class Bundles:
             raise
 
     def _store_rest(self, manifest: str, first: Member, following: tuple[str, Iterable[bytes]] | None,
-                    parts: Iterator[tuple[str, Iterable[bytes]]], state: dict, used: list[str]) -> list[Member]:
+                    parts: Iterator[tuple[str, Iterable[bytes]]], state: dict,
+                    used: list[str]) -> tuple[list[Member], list[tuple[str, bytes, dict]]]:
         """Store the files after the first. A small one is read whole and sealed in memory, and up to
-        ``BATCH_BYTES`` of them are stored together (``storage.put_many``: one commit on local disk)."""
+        ``BATCH_BYTES`` of them are stored together (``storage.put_many``: one commit on local disk);
+        the last batch is returned, to be stored with the manifest."""
         limit, members, batch, total = self.files.limits.max_upload_bytes, [first], [], first.size
         while following is not None:
             if len(members) >= self.max_files:
@@ -113,24 +115,25 @@ class Bundles:
                 self.storage.put_many(batch)
                 batch = []
             following = next(parts, None)
-        if batch:
-            self.storage.put_many(batch)
-        return members
+        return members, batch
 
-    def _seal(self, manifest: str, members: list[Member], early, fields, now: int) -> BundleUploaded:
-        """Store the manifest with the bundle's state, under the options as they stand after the body."""
+    def _seal(self, manifest: str, members: list[Member], batch: list, early, fields, now: int) -> BundleUploaded:
+        """Store the manifest with the bundle's state (and the files of ``batch``), under the options as
+        they stand after the body."""
         opts = self.files.options(fields())
         expires_at = now + opts.expires_in
         if opts.expires_in != early.expires_in:
-            for i in range(len(members)):
-                self.storage.update_state(member_name(manifest, i), lambda s: {**s, "exp": expires_at})
+            batch = [(name, blob, {**state, "exp": expires_at}) for name, blob, state in batch]
+            stored = {member_name(manifest, i) for i in range(len(members))} - {name for name, _, _ in batch}
+            for name in stored:
+                self.storage.update_state(name, lambda s: {**s, "exp": expires_at})
         title = _zip_name(fields().get("bundle_name", ""), members)
         body = json.dumps({"v": MANIFEST_VERSION, "name": title, "files": [
             {"n": m.path, "z": m.size, "k": base64.urlsafe_b64encode(m.key).decode()} for m in members]},
             separators=(",", ":"), ensure_ascii=False).encode()
         manifest_key = secrets.token_bytes(stream.KEY_SIZE)
         state = bundle_state.new(expires_at, opts.max_downloads, len(members))
-        self.storage.put(manifest, stream.encrypt(manifest_key, [body]), state)
+        self.storage.put_many([*batch, (manifest, b"".join(stream.encrypt(manifest_key, [body])), state)])
         salt, key = (None, manifest_key) if opts.passphrase is None else wrap(manifest_key, opts.passphrase)
         claims = tokens.BundleClaims(manifest, key, now, expires_at, salt)
         owner = tokens.OwnerClaims(manifest, now, expires_at)
