@@ -93,7 +93,7 @@ class Bundles:
         """Store the files after the first. A small one is read whole and sealed in memory, and up to
         ``BATCH_BYTES`` of them are stored together (``storage.put_many``: one commit on local disk);
         the last batch is returned, to be stored with the manifest."""
-        limit, members, batch, total = self.files.limits.max_upload_bytes, [first], [], first.size
+        limit, members, batch, total, batched = self.files.limits.max_upload_bytes, [first], [], first.size, 0
         while following is not None:
             if len(members) >= self.max_files:
                 raise TooLarge(f"A bundle can hold at most {self.max_files} files.")
@@ -104,6 +104,7 @@ class Bundles:
             if rest is None and total <= limit:
                 key = secrets.token_bytes(stream.KEY_SIZE)
                 batch.append((used[-1], b"".join(stream.encrypt(key, [head])), state))
+                batched += len(batch[-1][1])
                 members.append(Member(names.clean_path(path), len(head), key))
             elif rest is None:
                 raise TooLarge()
@@ -111,9 +112,9 @@ class Bundles:
                 key, size = self.files.store(used[-1], _chain(head, rest), state, limit - total + len(head))
                 members.append(Member(names.clean_path(path), size, key))
                 total += size - len(head)
-            if sum(len(blob) for _, blob, _ in batch) >= BATCH_BYTES:
+            if batched >= BATCH_BYTES:
                 self.storage.put_many(batch)
-                batch = []
+                batch, batched = [], 0
             following = next(parts, None)
         return members, batch
 

@@ -3,6 +3,7 @@
 import base64
 import io
 import json
+import zipfile
 
 import pytest
 
@@ -116,3 +117,13 @@ def test_the_manifest_is_stream_encrypted_json_of_paths_sizes_and_keys(client, s
 
 def test_file_parts_without_a_name_are_named_file(client):
     assert [f["name"] for f in post(client, ("", b""), ("", b"")).get_json()["files"]] == ["file", "file"]
+
+
+def test_small_files_past_one_batch_and_a_large_one_between_them_round_trip(app_config, tmp_path):
+    client = create_app({**app_config, "MAX_UPLOAD_BYTES": str(20 << 20)}).test_client()
+    files = [(f"s{i}.bin", bytes([i]) * (900 << 10)) for i in range(12)]
+    files.insert(5, ("large.bin", b"L" * (2 << 20)))
+    answer = post(client, *files).get_json()
+    assert answer["size"] == sum(len(d) for _, d in files)
+    archive = zipfile.ZipFile(io.BytesIO(client.post("/api/files/retrieve", json={"token": answer["token"]}).data))
+    assert {n: archive.read(n) for n in archive.namelist()} == dict(files)
