@@ -27,7 +27,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     from flask import Flask
 
     from . import cli, config, http, keys
-    from .bundles import Bundles
     from .service import FileService, Limits
     from .storage import from_config
 
@@ -44,9 +43,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     storage = from_config(site)
     storage.sweep_temp()
     keyring = keys.KeyRing(site.private_dir, site.secret_key)
-    limits = Limits(site.max_upload_bytes, site.default_expires_in, site.max_expires_in)
+    limits = Limits(site.max_upload_bytes, site.default_expires_in, site.max_expires_in, site.max_bundle_files)
     service = FileService(storage, keyring, limits)
-    service.bundles = Bundles(service, site.max_bundle_files)
     app.extensions["anon_hosting"] = service
     http.init_app(app)
     if site.sweep_interval and not site.testing:

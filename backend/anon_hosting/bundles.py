@@ -1,8 +1,8 @@
 """Bundles: several files behind one token, retrieved one by one or as one streamed zip.
 
-Contract: ``Bundles(files, max_files)`` builds on a ``FileService`` (its storage, keys and limits).
+Contract: ``Bundles(files)`` builds on a ``FileService`` (its storage, keys and limits), which makes one.
 ``upload(parts, fields)`` stores the ``(name, chunks)`` parts of one multipart upload: one part is a
-plain file, as ``FileService.upload`` makes it; several make a bundle of at most ``max_files`` files and
+plain file, as ``FileService.upload`` makes it; several make a bundle of at most ``max_bundle_files`` files and
 ``max_upload_bytes`` in all. A bundle is its *manifest* (each file's path, size and key, as JSON
 encrypted in the STREAM format under a fresh key and stored under a random name, with the bundle's
 one state object, ``bundle_state``) and one blob per file, stored under a name derived from the
@@ -11,7 +11,7 @@ with a state whose expiry is the bundle's and whose counters are never used. The
 holds the manifest's name and key.
 ``info``/``retrieve`` take verified ``BundleClaims``; ``retrieve`` streams file ``file`` or, without
 it, the zip of all files (``bundle_zip``), counting a download on each file it sends.
-``delete_members(name)`` deletes a bundle's file blobs (nothing for a plain file).
+``delete_members(owner_claims)`` deletes the file blobs of the bundle an owner token names.
 """
 
 import base64
@@ -59,8 +59,16 @@ def member_name(manifest_name: str, index: int) -> str:
 
 
 class Bundles:
-    def __init__(self, files: FileService, max_files: int):
-        self.files, self.storage, self.max_files = files, files.storage, max_files
+    def __init__(self, files: FileService):
+        self.files = files  # FileService makes its Bundles before its own attributes are set
+
+    @property
+    def storage(self):
+        return self.files.storage
+
+    @property
+    def max_files(self) -> int:
+        return self.files.limits.max_bundle_files
 
     # -- upload ------------------------------------------------------------------
 
@@ -137,7 +145,7 @@ class Bundles:
         self.storage.put_many([*batch, (manifest, b"".join(stream.encrypt(manifest_key, [body])), state)])
         salt, key = (None, manifest_key) if opts.passphrase is None else wrap(manifest_key, opts.passphrase)
         claims = tokens.BundleClaims(manifest, key, now, expires_at, salt)
-        owner = tokens.OwnerClaims(manifest, now, expires_at)
+        owner = tokens.OwnerClaims(manifest, now, expires_at, bundle=True)
         listing = [{"index": i, "name": m.path, "size": m.size} for i, m in enumerate(members)]
         return BundleUploaded(tokens.issue(claims, self.files.keyring), tokens.issue(owner, self.files.keyring),
                               title, sum(m.size for m in members), iso(expires_at), opts.max_downloads,
@@ -255,13 +263,14 @@ class Bundles:
 
     # -- delete ------------------------------------------------------------------
 
-    def delete_members(self, name: str) -> None:
+    def delete_members(self, owner: tokens.OwnerClaims) -> None:
+        """Delete the file blobs of the bundle an owner token names (nothing for a plain file's)."""
         try:
-            state = self.storage.read_state(name)
+            state = self.storage.read_state(owner.storage_name) if owner.bundle else {}
         except NotFound:
             return
         for i in range(state["n"] if bundle_state.is_bundle(state) else 0):
-            self.storage.delete(member_name(name, i))
+            self.storage.delete(member_name(owner.storage_name, i))
 
 
 def _zip_name(requested: str, members: list[Member]) -> str:

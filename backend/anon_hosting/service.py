@@ -39,6 +39,7 @@ class Limits:
     max_upload_bytes: int
     default_expires_in: int
     max_expires_in: int
+    max_bundle_files: int = 1000
 
 
 @dataclass(frozen=True)
@@ -75,8 +76,8 @@ class Download:
 
 class FileService:
     def __init__(self, storage: Storage, keyring: KeyRing, limits: Limits):
-        self.storage, self.keyring, self.limits = storage, keyring, limits
-        self.bundles = None  # bundles.Bundles, built on this service by create_app: bundle tokens go there
+        from .bundles import Bundles  # it builds on this class: imported once this module is
+        self.storage, self.keyring, self.limits, self.bundles = storage, keyring, limits, Bundles(self)
 
     # -- upload ------------------------------------------------------------------
 
@@ -135,7 +136,7 @@ class FileService:
 
     def retrieve(self, token: str, passphrase: str | None = None, now: float | None = None,
                  file: int | None = None) -> Download:
-        """Reserve a slot if the file has a limit, then check the header and first chunk before anything is sent."""
+        """Reserve a slot if the file has a limit; check the header and first chunk before anything is sent."""
         claims = tokens.verify(token, self.keyring)
         if isinstance(claims, tokens.BundleClaims):
             return self.bundles.retrieve(claims, passphrase, now, file)
@@ -203,10 +204,9 @@ class FileService:
             raise
 
     def _release(self, name: str, lease: str | None) -> None:
-        if lease is None:
-            return
         with contextlib.suppress(NotFound):  # deleted meanwhile: nothing to release
-            self.storage.update_state(name, lambda s: lifecycle.release(s, lease))
+            if lease is not None:
+                self.storage.update_state(name, lambda s: lifecycle.release(s, lease))
 
     def open(self, claims: tokens.FileClaims | tokens.BundleClaims | tokens.OwnerClaims, passphrase: str | None,
              now: float | None) -> tuple[tokens.FileClaims | tokens.BundleClaims, bytes, dict]:
@@ -241,7 +241,7 @@ class FileService:
         claims = tokens.verify(token, self.keyring)
         if not isinstance(claims, tokens.OwnerClaims):
             raise Forbidden()
-        self.bundles.delete_members(claims.storage_name)
+        self.bundles.delete_members(claims)
         if not self.storage.delete(claims.storage_name):
             raise NotFound()
 

@@ -17,7 +17,8 @@ wrapped with a passphrase), ``p`` the passphrase's scrypt salt (16 bytes, only
 on protected files), ``iat``, ``exp``. An owner token is ``{"v", "t": "o", "s",
 "iat", "exp"}``: it names the file but holds no key, so it can delete but never
 read; a download token cannot delete. A bundle's download token is ``{"v", "t": "b", "s", "k", "iat",
-"exp"}`` (plus ``p``): ``s`` and ``k`` name and open its manifest, so its length does not grow with the files.
+"exp"}`` (plus ``p``): ``s`` and ``k`` name and open its manifest, so its length does not grow with the files;
+its owner token adds ``"b": 1``.
 """
 
 import json
@@ -78,12 +79,14 @@ class OwnerClaims:
     storage_name: str
     created_at: int
     expires_at: int | None
+    bundle: bool = False  # the name is a bundle's manifest: its files' blobs go with it
 
 
 def issue(claims: FileClaims | BundleClaims | OwnerClaims, keyring: KeyRing) -> str:
     kid, key = keyring.active()
     if isinstance(claims, OwnerClaims):
-        body = {"v": VERSION, "t": "o", "s": claims.storage_name, "iat": claims.created_at}
+        body = {"v": VERSION, "t": "o", "s": claims.storage_name, "iat": claims.created_at,
+                **({"b": 1} if claims.bundle else {})}
     else:
         kind = {"t": "b"} if isinstance(claims, BundleClaims) else {"n": claims.name}
         body = {"v": VERSION, **kind, "s": claims.storage_name,
@@ -145,9 +148,9 @@ def _claims(body: object) -> FileClaims | BundleClaims | OwnerClaims:
             or type(iat) is not int or (exp is not None and type(exp) is not int)):
         raise InvalidToken()
     if body.get("t") == "o":
-        if set(body) - {"v", "t", "s", "iat", "exp"}:
+        if set(body) - {"v", "t", "s", "iat", "exp", "b"} or ("b" in body and _not_one(body["b"])):
             raise InvalidToken()
-        return OwnerClaims(storage, iat, exp)
+        return OwnerClaims(storage, iat, exp, "b" in body)
     salt = body.get("p")
     salt = None if salt is None else _b64_bytes(salt, 16)
     file_key = _b64_bytes(body.get("k"), 32 if salt is None else 48)
@@ -159,6 +162,10 @@ def _claims(body: object) -> FileClaims | BundleClaims | OwnerClaims:
     if "t" in body or not isinstance(name, str) or not 0 < len(name) <= MAX_NAME_LENGTH:
         raise InvalidToken()
     return FileClaims(name, storage, file_key, iat, exp, salt)
+
+
+def _not_one(value: object) -> bool:
+    return type(value) is not int or value != 1
 
 
 def _b64_bytes(value: object, size: int) -> bytes:

@@ -38,7 +38,8 @@ def test_health_and_config(client):
     assert client.get("/api/health").get_json() == {"status": "ok"}
     assert client.get("/api/config").get_json() == {
         "website_name": "Anon Hosting", "max_upload_bytes": 3 * 1024 * 1024,
-        "default_expires_in": 7 * 86400, "max_expires_in": 30 * 86400, "upload_password_required": False}
+        "default_expires_in": 7 * 86400, "max_expires_in": 30 * 86400, "upload_password_required": False,
+        "max_bundle_files": 1000}
 
 
 @pytest.mark.parametrize("size", [0, 1, 1048575, 1048576, 1048577, 3 * 1024 * 1024])
