@@ -112,7 +112,9 @@ def upload():
     limit, max_files = _service().limits.max_upload_bytes, _service().bundles.max_files
     request.max_content_length = multipart_limit(limit, max_files)
     body = upload_body(request, limit, max_files)
-    return _fields(_service().bundles.upload(body.files, body.fields)), 201
+    if request.mimetype == "multipart/form-data":  # one file part or several (a bundle)
+        return _fields(_service().bundles.upload(body.files, body.fields)), 201
+    return _fields(_service().upload(*next(body.files), body.fields)), 201
 
 
 @api.post("/files/info")
