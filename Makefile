@@ -38,13 +38,13 @@ NPM_STAMP := $(STAMPS)/npm
 
 help:
 	@echo "make setup        .venv with the Python deps (hash-checked) and .env with a random SECRET_KEY"
-	@echo "make system-deps  Debian packages nginx, chromium, curl, jq and npm, when missing (as root)"
+	@echo "make system-deps  Debian packages nginx, chromium, curl, jq, npm, unzip and libarchive-tools, when missing (as root)"
 	@echo "make run          make setup, the data folders, then serve on HOST=$(HOST) PORT=$(PORT) (gunicorn behind nginx on API_PORT=8000)"
 	@echo "make test         make setup system-deps, npm ci in frontend/, then lint, backend, tooling (bench/tests, scripts/tests) and end-to-end tests (loopback only)"
 	@echo "make lint         ruff (with its security rules) on backend/, bench/, scripts/ and e2e/; bandit on the package"
 	@echo "make audit        known-vulnerability audit of the locked dependencies (asks PyPI)"
 	@echo "make lock         move backend/requirements*.lock to the current releases, with hashes"
-	@echo "make bench        throughput, memory and small files vs the machine's limits (BENCH_ARGS=--large adds 1 GiB)"
+	@echo "make bench        throughput, memory, small files and bundles vs the machine's limits (BENCH_ARGS=--large adds 1 GiB and a 4.4 GiB zip)"
 	@echo "make bench-instructions  instructions per small-file round trip, ours vs bare Flask (needs valgrind)"
 	@echo "make compose-up   build and start docker-compose.yml (Docker, or podman where none answers) on HTTP_PORT (8080)"
 	@echo "make compose-test the checks of the running compose stack (restarts, rebuilds and rescales it)"
@@ -84,7 +84,9 @@ system-deps:
 	command -v curl >/dev/null || missing="$$missing curl"; \
 	command -v jq >/dev/null || missing="$$missing jq"; \
 	command -v npm >/dev/null || missing="$$missing npm"; \
-	if [ -z "$$missing" ]; then echo "system-deps: nginx, chromium, curl, jq and npm present"; exit 0; fi; \
+	command -v unzip >/dev/null || missing="$$missing unzip"; \
+	command -v bsdtar >/dev/null || missing="$$missing libarchive-tools"; \
+	if [ -z "$$missing" ]; then echo "system-deps: nginx, chromium, curl, jq, npm, unzip and bsdtar present"; exit 0; fi; \
 	if [ "$$(id -u)" != 0 ]; then \
 		echo "error: missing Debian packages:$$missing. Run as root: apt-get install$$missing" >&2; exit 1; fi; \
 	export DEBIAN_FRONTEND=noninteractive; \
@@ -124,6 +126,7 @@ audit: setup
 BENCH_ARGS ?=
 bench: setup
 	$(VPY) bench/perf.py $(BENCH_ARGS)
+	$(VPY) bench/bundles.py $(if $(findstring --large,$(BENCH_ARGS)),--huge)
 
 # The small-file cost counted by valgrind (user-space instructions of one worker), which the machine's
 # load does not move; see docs/performance.md.

@@ -44,7 +44,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     storage = from_config(site)
     storage.sweep_temp()
     keyring = keys.KeyRing(site.private_dir, site.secret_key)
-    limits = Limits(site.max_upload_bytes, site.default_expires_in, site.max_expires_in)
+    limits = Limits(site.max_upload_bytes, site.default_expires_in, site.max_expires_in, site.max_bundle_files)
     service = FileService(storage, keyring, limits)
     app.extensions["anon_hosting"] = service
     http.init_app(app)

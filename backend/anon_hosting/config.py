@@ -26,6 +26,7 @@ DEFAULTS = {
     "ENCRYPTED_FILE_STORAGE": "./data/files",
     "PRIVATE_FOLDER": "./data/private",
     "MAX_UPLOAD_BYTES": str(2 * 1024**3),
+    "MAX_BUNDLE_FILES": "1000",
     "DEFAULT_EXPIRES_IN": str(7 * 24 * 3600),
     "MAX_EXPIRES_IN": str(30 * 24 * 3600),
     "CORS_ORIGINS": "",
@@ -87,6 +88,7 @@ class Config:
     s3_prefix: str = ""
     instance_id: str = ""  # echoed by /api/health, so whoever started this server can tell it from another
     log_format: str = "text"  # "text", or "json": one JSON object per log line (anon_hosting.logs)
+    max_bundle_files: int = 1000  # files in one upload (a bundle), whose total is held to max_upload_bytes
 
 
 def load(test_config: dict | None = None) -> Config:
@@ -117,6 +119,7 @@ def load(test_config: dict | None = None) -> Config:
         s3_prefix=source["S3_PREFIX"].strip(),
         instance_id=source["INSTANCE_ID"].strip(),
         log_format=_log_format(source),
+        max_bundle_files=_positive_int(source, "MAX_BUNDLE_FILES"),
     )
     _validate(config)
     return config

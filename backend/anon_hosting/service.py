@@ -39,6 +39,7 @@ class Limits:
     max_upload_bytes: int
     default_expires_in: int
     max_expires_in: int
+    max_bundle_files: int = 1000
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class Uploaded:
     expires_at: str | None
     max_downloads: int | None
     passphrase: bool
+    kind: str = "file"
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class FileInfo:
     expires_at: str | None
     downloads_left: int | None
     downloads_in_progress: int
+    kind: str = "file"
 
 
 @dataclass
@@ -68,11 +71,13 @@ class Download:
     size: int
     chunks: Iterator[bytes]
     close: Callable[[], None]
+    content_type: str = "application/octet-stream"
 
 
 class FileService:
     def __init__(self, storage: Storage, keyring: KeyRing, limits: Limits):
-        self.storage, self.keyring, self.limits = storage, keyring, limits
+        from .bundles import Bundles  # it builds on this class: imported once this module is
+        self.storage, self.keyring, self.limits, self.bundles = storage, keyring, limits, Bundles(self)
 
     # -- upload ------------------------------------------------------------------
 
@@ -80,53 +85,69 @@ class FileService:
                now: float | None = None) -> Uploaded:
         """Store ``chunks`` encrypted. ``fields`` is read again after the body, so form fields may follow the file."""
         now = int(time.time() if now is None else now)
-        early = self._options(fields())  # fail fast on the options known before the body
+        early = self.options(fields())  # fail fast on the options known before the body
+        storage_name, state = secrets.token_urlsafe(32), lifecycle.new(now + early.expires_in, early.max_downloads)
+        file_key, size = self.store(storage_name, chunks, state, self.limits.max_upload_bytes)
+        return self.issue(name, storage_name, file_key, size, early, fields, now)
+
+    def store(self, storage_name: str, chunks: Iterable[bytes], state: dict, limit: int) -> tuple[bytes, int]:
+        """Encrypt ``chunks`` (at most ``limit`` bytes) under a fresh key into ``storage_name``: (key, size)."""
         file_key = secrets.token_bytes(stream.KEY_SIZE)
-        storage_name = secrets.token_urlsafe(32)
-        counter = _Counter(chunks, self.limits.max_upload_bytes)
-        state = lifecycle.new(now + early.expires_in, early.max_downloads)
+        counter = _Counter(chunks, limit)
         self.storage.put(storage_name, stream.encrypt(file_key, counter), state)
+        return file_key, counter.size
+
+    def issue(self, name: str, storage_name: str, file_key: bytes, size: int, early: options.Options,
+              fields: Callable[[], Mapping[str, str]], now: int) -> Uploaded:
+        """The tokens of a stored file, under the options as they stand after the body (deleted if they fail)."""
         try:
-            opts = self._options(fields())
+            opts = self.options(fields())
             expires_at = now + opts.expires_in
             if (opts.expires_in, opts.max_downloads) != (early.expires_in, early.max_downloads):
                 self.storage.update_state(storage_name, lambda s: {**s, "exp": expires_at, "max": opts.max_downloads})
-            salt, key = (None, file_key) if opts.passphrase is None else _wrap(file_key, opts.passphrase)
+            salt, key = (None, file_key) if opts.passphrase is None else wrap(file_key, opts.passphrase)
         except BaseException:
             self.storage.delete(storage_name)
             raise
         claims = tokens.FileClaims(names.clean(name), storage_name, key, now, expires_at, salt)
         owner = tokens.OwnerClaims(storage_name, now, expires_at)
         return Uploaded(tokens.issue(claims, self.keyring), tokens.issue(owner, self.keyring), claims.name,
-                        counter.size, _iso(expires_at), opts.max_downloads, salt is not None)
+                        size, iso(expires_at), opts.max_downloads, salt is not None)
 
-    def _options(self, raw: Mapping[str, str]) -> options.Options:
+    def options(self, raw: Mapping[str, str]) -> options.Options:
         return options.parse(raw, self.limits.default_expires_in, self.limits.max_expires_in)
 
     # -- info / retrieve ---------------------------------------------------------------
 
     def info(self, token: str, passphrase: str | None = None, now: float | None = None) -> FileInfo:
-        claims, file_key, state = self._open(token, passphrase, now)
-        blob = self._open_blob(claims.storage_name, now)
+        claims = tokens.verify(token, self.keyring)
+        if isinstance(claims, tokens.BundleClaims):
+            return self.bundles.info(claims, passphrase, now)
+        claims, file_key, state = self.open(claims, passphrase, now)
+        blob = self.open_blob(claims.storage_name, now)
         try:
             size = stream.open_blob(file_key, blob.read, blob.size).size
         except stream.DecryptError:
             raise CorruptFile() from None
         finally:
             blob.close()
-        return FileInfo(claims.name, size, _iso(claims.created_at), _iso(claims.expires_at),
-                        lifecycle.downloads_left(state), lifecycle.downloads_in_progress(state, _now(now)))
+        return FileInfo(claims.name, size, iso(claims.created_at), iso(claims.expires_at),
+                        lifecycle.downloads_left(state), lifecycle.downloads_in_progress(state, now_or_clock(now)))
 
-    def retrieve(self, token: str, passphrase: str | None = None, now: float | None = None) -> Download:
-        """Reserve a slot if the file has a limit, then check the header and first chunk before anything is sent."""
-        claims, file_key, state = self._open(token, passphrase, now)
+    def retrieve(self, token: str, passphrase: str | None = None, now: float | None = None,
+                 file: int | None = None) -> Download:
+        """Reserve a slot if the file has a limit; check the header and first chunk before anything is sent."""
+        claims = tokens.verify(token, self.keyring)
+        if isinstance(claims, tokens.BundleClaims):
+            return self.bundles.retrieve(claims, passphrase, now, file)
+        claims, file_key, state = self.open(claims, passphrase, now)
         name = claims.storage_name
         lease = None
         if state["max"] is not None:
             lease = secrets.token_urlsafe(9)
-            self.storage.update_state(name, lambda s: lifecycle.reserve(s, lease, _now(now)))
+            self.storage.update_state(name, lambda s: lifecycle.reserve(s, lease, now_or_clock(now)))
         try:
-            blob = self._open_blob(name, now)
+            blob = self.open_blob(name, now)
         except AppError:
             self._release(name, lease)
             raise
@@ -174,32 +195,33 @@ class FileService:
         if state["gone"]:
             self.storage.delete_blob(name)
 
-    def _open_blob(self, name: str, now: float | None) -> Blob:
+    def open_blob(self, name: str, now: float | None) -> Blob:
         """Open the blob; if it vanished since the state was read, say why (a last download or expiry)."""
         try:
             return self.storage.open(name)
         except NotFound:
-            lifecycle.check_available(self.storage.read_state(name), _now(now))
+            lifecycle.check_available(self.storage.read_state(name), now_or_clock(now))
             raise
 
     def _release(self, name: str, lease: str | None) -> None:
-        if lease is None:
-            return
         with contextlib.suppress(NotFound):  # deleted meanwhile: nothing to release
-            self.storage.update_state(name, lambda s: lifecycle.release(s, lease))
+            if lease is not None:
+                self.storage.update_state(name, lambda s: lifecycle.release(s, lease))
 
-    def _open(self, token: str, passphrase: str | None, now: float | None):
-        claims = tokens.verify(token, self.keyring)
-        if not isinstance(claims, tokens.FileClaims):
+    def open(self, claims: tokens.FileClaims | tokens.BundleClaims | tokens.OwnerClaims, passphrase: str | None,
+             now: float | None) -> tuple[tokens.FileClaims | tokens.BundleClaims, bytes, dict]:
+        """The claims, the (unwrapped) key and the state of a download token that is still available."""
+        if isinstance(claims, tokens.OwnerClaims):
             raise Forbidden("This is an owner token: it can delete the file but not download it.")
-        now = _now(now)
+        now = now_or_clock(now)
         if claims.expires_at is not None and claims.expires_at <= now:
             raise Expired()
         state = self.storage.read_state(claims.storage_name)
         lifecycle.check_available(state, now)
         return claims, self._file_key(claims, state, passphrase, now), state
 
-    def _file_key(self, claims: tokens.FileClaims, state: dict, passphrase: str | None, now: float) -> bytes:
+    def _file_key(self, claims: tokens.FileClaims | tokens.BundleClaims, state: dict, passphrase: str | None,
+                  now: float) -> bytes:
         if claims.passphrase_salt is None:
             return claims.file_key
         if not passphrase:
@@ -219,6 +241,7 @@ class FileService:
         claims = tokens.verify(token, self.keyring)
         if not isinstance(claims, tokens.OwnerClaims):
             raise Forbidden()
+        self.bundles.delete_members(claims)
         if not self.storage.delete(claims.storage_name):
             raise NotFound()
 
@@ -229,7 +252,7 @@ class FileService:
         what is stored. A full sweep reads every state: it reconciles whatever the expiry indexes
         missed, and the sweeper runs one at start and then daily (docs/scaling.md).
         """
-        now = _now(now)
+        now = now_or_clock(now)
         removed = self.storage.sweep_temp() if full else 0
         for name in list(self.storage.names()) if full else self.storage.expired(now):
             try:
@@ -260,18 +283,18 @@ class _Counter:
             yield chunk
 
 
-def _wrap(file_key: bytes, passphrase: str) -> tuple[bytes, bytes]:
+def wrap(file_key: bytes, passphrase: str) -> tuple[bytes, bytes]:
     try:
         return pp.wrap(file_key, passphrase)
     except pp.Busy:
         raise Busy() from None
 
 
-def _now(now: float | None) -> float:
+def now_or_clock(now: float | None) -> float:
     return time.time() if now is None else now
 
 
-def _iso(timestamp: int | None) -> str | None:
+def iso(timestamp: int | None) -> str | None:
     if timestamp is None:
         return None
     return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")

@@ -16,7 +16,9 @@ base64url = 256 bits), ``k`` file key (base64url, 32 bytes; 48 bytes when it is
 wrapped with a passphrase), ``p`` the passphrase's scrypt salt (16 bytes, only
 on protected files), ``iat``, ``exp``. An owner token is ``{"v", "t": "o", "s",
 "iat", "exp"}``: it names the file but holds no key, so it can delete but never
-read; a download token cannot delete.
+read; a download token cannot delete. A bundle's download token is ``{"v", "t": "b", "s", "k", "iat",
+"exp"}`` (plus ``p``): ``s`` and ``k`` name and open its manifest, so its length does not grow with the files;
+its owner token adds ``"b": 1``.
 """
 
 import json
@@ -51,18 +53,30 @@ class FileClaims:
 
 
 @dataclass(frozen=True)
+class BundleClaims:
+    storage_name: str  # the manifest's
+    file_key: bytes  # the manifest's key, wrapped (48 bytes) when passphrase_salt is set
+    created_at: int
+    expires_at: int | None
+    passphrase_salt: bytes | None = None
+
+
+@dataclass(frozen=True)
 class OwnerClaims:
     storage_name: str
     created_at: int
     expires_at: int | None
+    bundle: bool = False  # the name is a bundle's manifest: its files' blobs go with it
 
 
-def issue(claims: FileClaims | OwnerClaims, keyring: KeyRing) -> str:
+def issue(claims: FileClaims | BundleClaims | OwnerClaims, keyring: KeyRing) -> str:
     kid, key = keyring.active()
     if isinstance(claims, OwnerClaims):
-        body = {"v": VERSION, "t": "o", "s": claims.storage_name, "iat": claims.created_at}
+        body = {"v": VERSION, "t": "o", "s": claims.storage_name, "iat": claims.created_at,
+                **({"b": 1} if claims.bundle else {})}
     else:
-        body = {"v": VERSION, "n": claims.name, "s": claims.storage_name,
+        kind = {"t": "b"} if isinstance(claims, BundleClaims) else {"n": claims.name}
+        body = {"v": VERSION, **kind, "s": claims.storage_name,
                 "k": base64url_encode(claims.file_key), "iat": claims.created_at}
         if claims.passphrase_salt is not None:
             body["p"] = base64url_encode(claims.passphrase_salt)
@@ -74,7 +88,7 @@ def issue(claims: FileClaims | OwnerClaims, keyring: KeyRing) -> str:
     return token.serialize(compact=True)
 
 
-def verify(token: object, keyring: KeyRing) -> FileClaims | OwnerClaims:
+def verify(token: object, keyring: KeyRing) -> FileClaims | BundleClaims | OwnerClaims:
     if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
         raise InvalidToken()
     match = _COMPACT.fullmatch(token.strip())
@@ -113,23 +127,32 @@ def _kid(encoded_header: str) -> str:
     return header["kid"]
 
 
-def _claims(body: object) -> FileClaims | OwnerClaims:
+def _claims(body: object) -> FileClaims | BundleClaims | OwnerClaims:
     if not isinstance(body, dict) or body.get("v") != VERSION or type(body.get("v")) is not int:
         raise InvalidToken()
     storage, iat, exp = body.get("s"), body.get("iat"), body.get("exp")
     if (not isinstance(storage, str) or not STORAGE_NAME.fullmatch(storage)
             or type(iat) is not int or (exp is not None and type(exp) is not int)):
         raise InvalidToken()
-    if "t" in body:
-        if body["t"] != "o" or set(body) - {"v", "t", "s", "iat", "exp"}:
+    if body.get("t") == "o":
+        if set(body) - {"v", "t", "s", "iat", "exp", "b"} or ("b" in body and _not_one(body["b"])):
             raise InvalidToken()
-        return OwnerClaims(storage, iat, exp)
-    name, salt = body.get("n"), body.get("p")
-    if not isinstance(name, str) or not 0 < len(name) <= MAX_NAME_LENGTH:
-        raise InvalidToken()
+        return OwnerClaims(storage, iat, exp, "b" in body)
+    salt = body.get("p")
     salt = None if salt is None else _b64_bytes(salt, 16)
     file_key = _b64_bytes(body.get("k"), 32 if salt is None else 48)
+    if body.get("t") == "b":
+        if set(body) - {"v", "t", "s", "k", "p", "iat", "exp"}:
+            raise InvalidToken()
+        return BundleClaims(storage, file_key, iat, exp, salt)
+    name = body.get("n")
+    if "t" in body or not isinstance(name, str) or not 0 < len(name) <= MAX_NAME_LENGTH:
+        raise InvalidToken()
     return FileClaims(name, storage, file_key, iat, exp, salt)
+
+
+def _not_one(value: object) -> bool:
+    return type(value) is not int or value != 1
 
 
 def _b64_bytes(value: object, size: int) -> bytes:

@@ -205,3 +205,26 @@ def test_each_jwe_still_gets_its_own_header_registry_with_the_same_entries():
     assert all(first.header_registry[k] is JWEHeaderRegistry[k] for k in JWEHeaderRegistry)  # shared, not copied
     first.header_registry["x-ours"] = first.header_registry["kid"]
     assert "x-ours" not in second.header_registry and "x-ours" not in JWEHeaderRegistry
+
+
+def test_bundle_and_bundle_owner_tokens_round_trip_and_stay_short(keyring):
+    now = int(time.time())
+    bundle = tokens.BundleClaims("B" * 43, os.urandom(48), now, now + 30 * 86400, os.urandom(16))
+    owner = tokens.OwnerClaims("B" * 43, now, now + 30 * 86400, bundle=True)
+    for c in (bundle, owner, tokens.OwnerClaims("B" * 43, now, None)):
+        token = tokens.issue(c, keyring)
+        assert tokens.verify(token, keyring) == c and len(token) <= 360
+
+
+@pytest.mark.parametrize("body", [
+    {"v": 1, "t": "o", "s": "A" * 43, "iat": 1, "b": True},
+    {"v": 1, "t": "o", "s": "A" * 43, "iat": 1, "b": 2},
+    {"v": 1, "t": "o", "s": "A" * 43, "iat": 1, "k": base64url_encode(b"k" * 32)},
+    {"v": 1, "t": "b", "s": "A" * 43, "iat": 1},
+    {"v": 1, "t": "b", "s": "A" * 43, "iat": 1, "k": base64url_encode(b"k" * 32), "n": "a.txt"},
+    {"v": 1, "t": "x", "s": "A" * 43, "iat": 1, "k": base64url_encode(b"k" * 32), "n": "a.txt"},
+], ids=repr)
+def test_bundle_and_owner_claims_are_validated(keyring, body):
+    token = raw_jwe(our_key(keyring), body, {"alg": "dir", "enc": "A256GCM", "kid": "1"})
+    with pytest.raises(InvalidToken):
+        tokens.verify(token, keyring)

@@ -118,16 +118,36 @@ function uploadQuery({ expiresIn, maxDownloads }) {
  * {token, owner_token, name, size, expires_at, max_downloads, passphrase}.
  */
 export function uploadFile(file, { expiresIn, maxDownloads, passphrase, password, onProgress } = {}) {
+  const headers = { 'Content-Type': 'application/octet-stream', 'X-File-Name': encodeURIComponent(file.name) };
+  if (passphrase) headers['X-Passphrase'] = encodeURIComponent(passphrase);
+  return postUpload(`/api/files${uploadQuery({ expiresIn, maxDownloads })}`, file, headers, file.size,
+    { password, onProgress });
+}
+
+/**
+ * Upload several files as one bundle: multipart, the options first, then one `file` part per
+ * item ({file, path}) named by its path in the folder dropped. Same options and answer as
+ * uploadFile, plus kind "bundle" and files [{index, name, size}]; onProgress counts body bytes.
+ */
+export function uploadBundle(items, { expiresIn, maxDownloads, passphrase, password, onProgress } = {}) {
+  const form = new FormData();
+  if (expiresIn !== undefined) form.append('expires_in', String(expiresIn));
+  if (maxDownloads) form.append('max_downloads', String(maxDownloads));
+  if (passphrase) form.append('passphrase', passphrase);
+  for (const { file, path } of items) form.append('file', file, path);
+  const size = items.reduce((sum, item) => sum + item.file.size, 0);
+  return postUpload('/api/files', form, {}, size, { password, onProgress });
+}
+
+function postUpload(url, body, headers, size, { password, onProgress }) {
   const xhr = new XMLHttpRequest();
   const promise = new Promise((resolve, reject) => {
-    xhr.open('POST', `/api/files${uploadQuery({ expiresIn, maxDownloads })}`);
-    xhr.setRequestHeader('Content-Type', 'application/octet-stream');
-    xhr.setRequestHeader('X-File-Name', encodeURIComponent(file.name));
+    xhr.open('POST', url);
+    for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
     xhr.setRequestHeader('Accept', 'application/json');
-    if (passphrase) xhr.setRequestHeader('X-Passphrase', encodeURIComponent(passphrase));
     if (password) xhr.setRequestHeader('Authorization', `Bearer ${password}`);
     xhr.upload.addEventListener('progress', (event) => {
-      onProgress?.(event.loaded, event.lengthComputable ? event.total : file.size);
+      onProgress?.(event.loaded, event.lengthComputable ? event.total : size);
     });
     xhr.addEventListener('load', () => {
       const body = parseJson(xhr.responseText);
@@ -136,7 +156,7 @@ export function uploadFile(file, { expiresIn, maxDownloads, passphrase, password
     });
     xhr.addEventListener('error', () => reject(new ApiError('network_error')));
     xhr.addEventListener('abort', () => reject(new ApiError('aborted')));
-    xhr.send(file);
+    xhr.send(body);
   });
   return { promise, cancel: () => xhr.abort() };
 }
@@ -173,7 +193,8 @@ function hiddenInput(name, value) {
 }
 
 /**
- * Start a native browser download of the file behind `token`.
+ * Start a native browser download of the file behind `token` (of a bundle's file `index`, or
+ * without it the bundle's zip).
  *
  * A real form POST (never a Blob) so the browser streams the file straight
  * to disk. Info is checked again first: an error answer to the form replaces
@@ -181,9 +202,11 @@ function hiddenInput(name, value) {
  * submit when the file is there and a download slot is free (not every
  * remaining one held by a running download).
  */
-export async function downloadFile(token, passphrase = '') {
+export async function downloadFile(token, passphrase = '', index = null) {
   const info = await getFileInfo(token, passphrase);
-  if (typeof info.downloads_left === 'number' && info.downloads_in_progress >= info.downloads_left) {
+  const left = index === null ? info.downloads_left : info.files?.[index]?.downloads_left;
+  if (typeof left === 'number' && left <= 0) throw new ApiError('download_limit_reached', '', 410);
+  if (typeof left === 'number' && info.downloads_in_progress >= left) {
     throw new ApiError('download_in_progress', '', 409);
   }
   const form = document.createElement('form');
@@ -192,6 +215,7 @@ export async function downloadFile(token, passphrase = '') {
   form.hidden = true;
   form.append(hiddenInput('token', token));
   if (passphrase) form.append(hiddenInput('passphrase', passphrase));
+  if (index !== null) form.append(hiddenInput('file', String(index)));
   document.body.append(form);
   form.submit();
   form.remove();

@@ -5,9 +5,11 @@
  * Elements marked `data-dropzone` are targets. A drop inside one goes to
  * it; a drop anywhere else goes to the one marked `data-dropzone="default"`.
  * The chosen zone receives a bubbling CustomEvent:
- *   "dropzone:file"    detail {file}   one regular file was dropped or picked
- *   "dropzone:refused" detail {code}   several files, or a folder
- * Zones decide themselves whether they are busy.
+ *   "dropzone:file"    detail {file}    one regular file was dropped or picked
+ *   "dropzone:files"   detail {files}   several files, or a folder's files: [{file, path}], path
+ *                                       relative to what was dropped ("photos/2026/a.jpg")
+ *   "dropzone:refused" detail {code}    a folder that could not be read
+ * Zones decide themselves whether they are busy and what they take.
  */
 
 function hasFiles(event) {
@@ -23,10 +25,30 @@ function emit(zone, type, detail) {
   zone?.dispatchEvent(new CustomEvent(type, { bubbles: true, detail }));
 }
 
-function isFolder(dataTransfer) {
-  const item = dataTransfer.items?.[0];
-  const entry = item?.webkitGetAsEntry?.();
-  return Boolean(entry && entry.isDirectory);
+/** Every file under `entry` (webkitGetAsEntry), with its path from the dropped item. */
+async function filesUnder(entry) {
+  if (entry.isFile) {
+    const file = await new Promise((resolve, reject) => entry.file(resolve, reject));
+    return [{ file, path: entry.fullPath.replace(/^\/+/, '') || file.name }];
+  }
+  const reader = entry.createReader();
+  const found = [];
+  for (;;) { // readEntries answers in batches until an empty one
+    const batch = await new Promise((resolve, reject) => reader.readEntries(resolve, reject));
+    if (!batch.length) break;
+    for (const child of batch) found.push(...(await filesUnder(child)));
+  }
+  return found;
+}
+
+/** What a drop holds; its entries must be taken during the drop event itself. */
+function dropped(dataTransfer) {
+  const files = Array.from(dataTransfer.files);
+  const entries = Array.from(dataTransfer.items ?? []).map((item) => item.webkitGetAsEntry?.()).filter(Boolean);
+  if (!entries.some((entry) => entry.isDirectory)) {
+    return { files, read: Promise.resolve(files.map((file) => ({ file, path: file.name }))) };
+  }
+  return { files, read: Promise.all(entries.map(filesUnder)).then((lists) => lists.flat()) };
 }
 
 function highlight(zone) {
@@ -66,10 +88,12 @@ export function initDropzones() {
     depth = 0;
     highlight(null);
     const zone = zoneFor(event.target);
-    const files = event.dataTransfer.files;
-    if (files.length !== 1) emit(zone, 'dropzone:refused', { code: 'one_file_only' });
-    else if (isFolder(event.dataTransfer)) emit(zone, 'dropzone:refused', { code: 'folder' });
-    else emit(zone, 'dropzone:file', { file: files[0] });
+    const { files, read } = dropped(event.dataTransfer);
+    read.then((items) => {
+      if (items.length === 1 && files.length === 1) emit(zone, 'dropzone:file', { file: items[0].file });
+      else if (items.length) emit(zone, 'dropzone:files', { files: items });
+      else emit(zone, 'dropzone:refused', { code: 'folder' });
+    }, () => emit(zone, 'dropzone:refused', { code: 'folder' }));
   });
 }
 
@@ -80,8 +104,11 @@ export function initDropzones() {
 export function bindPicker(button, input) {
   button.addEventListener('click', () => input.click());
   input.addEventListener('change', () => {
-    const file = input.files?.[0];
+    const files = Array.from(input.files ?? []);
     input.value = '';
-    if (file) emit(button, 'dropzone:file', { file });
+    if (files.length === 1 && !files[0].webkitRelativePath) emit(button, 'dropzone:file', { file: files[0] });
+    else if (files.length) {
+      emit(button, 'dropzone:files', { files: files.map((file) => ({ file, path: file.webkitRelativePath || file.name })) });
+    }
   });
 }

@@ -14,6 +14,7 @@ const DETAILS = {
   rate_limited: ({ retryAfter }) => ({ wait: waitFor(retryAfter) }),
   server_busy: ({ retryAfter }) => ({ wait: waitFor(retryAfter) }),
   file_too_large: ({ name, size, max }) => ({ name, size: formatBytes(size), max: formatBytes(max) }),
+  bundle_too_large: ({ count, size, max }) => ({ count, size: formatBytes(size), max: formatBytes(max) }),
   text_too_long: ({ bytes, max }) => ({ bytes, max: formatBytes(max) }),
 };
 // A bad_request's reason is the server's own sentence (in English), shown rather than hidden.

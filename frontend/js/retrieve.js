@@ -5,7 +5,9 @@
  * (picked or dropped on the card), or a share link opened in the browser
  * (main.js hands the token down through lookup()). It first asks for the
  * file's info and downloads NOTHING until the person clicks Download; the
- * download itself is a native form POST handled by api.js. A file with a
+ * download itself is a native form POST handled by api.js; a bundle lists
+ * its files (bundlefiles.js), each with its own Download, and the main
+ * button takes them all as one zip. A file with a
  * passphrase is unlocked first (unlock.js); the passphrase then goes with
  * every info call and with the download. While a file with a download limit
  * is shown, info is asked again every REFRESH_MS (and, after a Download, a few
@@ -15,6 +17,7 @@
  */
 
 import { deleteFile, downloadFile, getFileInfo, revealText } from './api.js';
+import { BundleFiles } from './bundlefiles.js';
 import { bindPicker } from './dropzone.js';
 import { formatDownloadsLeft, formatExpiry, formatSize, formatType } from './format.js';
 import { t } from './i18n.js';
@@ -75,6 +78,7 @@ export function Retrieve(root) {
   const notice = Notice(part('notice'));
   const unlock = Unlock(part('unlock'));
   const secret = SecretText(part('secret-block'), notice);
+  const files = BundleFiles(part('files'));
   let token = null;
   let passphrase = '';
   let source = null; // {key, name?}: where the token came from, as a catalog key
@@ -90,6 +94,8 @@ export function Retrieve(root) {
   });
   root.addEventListener('dropzone:file', (event) => readJweFile(event.detail.file));
   root.addEventListener('dropzone:refused', (event) => notice.error(event.detail.code));
+  root.addEventListener('dropzone:files', () => notice.error('one_file_only'));
+  root.addEventListener('bundle:download', (event) => download(event.detail.index));
   root.addEventListener('unlock:submit', (event) => unlockWith(event.detail.passphrase));
   root.addEventListener('unlock:reset', reset);
   downloadButton.addEventListener('click', () => (isText(shown) ? reveal() : download()));
@@ -211,13 +217,13 @@ export function Retrieve(root) {
     });
   }
 
-  function download() {
+  function download(index = null) {
     if (!token) return;
     return exclusive(async () => {
       try {
-        const details = await downloadFile(token, passphrase);
+        const details = await downloadFile(token, passphrase, index);
         showInfo(details);
-        notice.success(t('retrieve.downloading', { name: details.name }));
+        notice.success(t('retrieve.downloading', { name: index === null ? details.name : details.files[index].name }));
         if (typeof details.downloads_left === 'number') follow(details.downloads_left, 0);
       } catch (error) {
         if (GONE.has(error.code)) forget();
@@ -262,7 +268,9 @@ export function Retrieve(root) {
     part('expires').textContent = formatExpiry(details.expires_at);
     part('downloads').textContent = formatDownloadsLeft(details.downloads_left);
     part('heading').textContent = t(isText(details) ? 'retrieve.readyText' : 'retrieve.ready');
-    downloadButton.dataset.i18n = isText(details) ? 'retrieve.reveal' : 'retrieve.download';
+    const bundle = details.kind === 'bundle' ? 'retrieve.downloadAll' : 'retrieve.download';
+    downloadButton.dataset.i18n = isText(details) ? 'retrieve.reveal' : bundle;
+    files.show(details);
     downloadButton.textContent = t(downloadButton.dataset.i18n);
     const from = t(source.key, source);
     part('source').textContent = passphrase ? `${from} ${t('retrieve.unlocked')}` : from;
@@ -279,6 +287,7 @@ export function Retrieve(root) {
     owner = null;
     part('owner').hidden = true;
     secret.hide();
+    files.show(null);
     token = null;
     passphrase = '';
     info.hidden = true;

@@ -2,17 +2,18 @@
  * upload.js — the "Send a file" card: limits, options (expiry, download
  * limit, passphrase, upload password), drop zone, progress and Cancel.
  *
- * Choose, then send: a file from dropzone.js ("dropzone:file") or stage()
- * is staged beside the options, checked against the server's limits, and
- * goes up (api.js) only when the person presses Send; a file that comes
- * before /api/config waits staged. Emits "upload:done" (detail: the
- * server's answer) when the file is stored.
+ * Choose, then send: files from dropzone.js ("dropzone:file", "dropzone:files")
+ * or stage() are staged beside the options (each drop or pick adds to the list,
+ * stagedlist.js), checked against the server's limits, and go up (api.js) only
+ * when the person presses Send: one file as a raw body, several as one bundle.
+ * Files that come before /api/config wait staged. Emits "upload:done" (detail:
+ * the server's answer) when they are stored.
  * The upload password is kept in sessionStorage (this tab only) once the
  * server has accepted it, and forgotten when the server refuses it. The
  * passphrase is cleared after each stored file: it belongs to that file.
  */
 
-import { uploadFile } from './api.js';
+import { uploadBundle, uploadFile } from './api.js';
 import { bindPicker } from './dropzone.js';
 import { fillExpirySelect } from './expiry.js';
 import { formatBytes, formatDuration, formatSize } from './format.js';
@@ -20,6 +21,7 @@ import { t } from './i18n.js';
 import { messageFor, Notice } from './messages.js';
 import { Progress } from './progress.js';
 import { bindReveal } from './reveal.js';
+import { StagedList } from './stagedlist.js';
 
 const PASSWORD_KEY = 'anon-hosting.upload-password';
 const MAX_PASSPHRASE_BYTES = 1024; // the server's limit, in UTF-8 bytes
@@ -60,11 +62,16 @@ export function Upload(root) {
   let config = null;
   let configFailed = false;
   let current = null;
-  let staged = null; // the chosen file, until Send or Remove
+  const list = StagedList(part('staged-list'));
+  let staged = []; // the chosen files [{file, path}], until Send or Remove
   let sentAll = false; // every byte is sent: the server may be storing the file
 
   bindPicker(pickButton, part('input'));
+  bindPicker(part('choose-folder'), part('folder-input'));
+  bindPicker(part('add'), part('input'));
   root.addEventListener('dropzone:file', (event) => choose(event.detail.file));
+  root.addEventListener('dropzone:files', (event) => add(event.detail.files));
+  root.addEventListener('staged:remove', (event) => remove(event.detail.index));
   root.addEventListener('dropzone:refused', (event) => notice.error(event.detail.code));
   cancelButton.addEventListener('click', () => current?.cancel());
   sendButton.addEventListener('click', () => send());
@@ -77,7 +84,7 @@ export function Upload(root) {
   for (const form of [part('form'), part('password-field')]) {
     form.addEventListener('submit', (event) => {
       event.preventDefault();
-      if (staged && !sendButton.disabled) send();
+      if (staged.length && !sendButton.disabled) send();
       else if (!pickButton.disabled) pickButton.click();
     });
   }
@@ -90,6 +97,7 @@ export function Upload(root) {
     sendButton.disabled = off || !config;
     for (const control of [expiry, downloads, passphrase]) control.disabled = off || !config;
     password.disabled = off;
+    list.setBusy(off);
   }
 
   /** Data down from main.js: the server's limits. */
@@ -100,9 +108,9 @@ export function Upload(root) {
     part('password-field').hidden = !config.upload_password_required;
     if (config.upload_password_required && !password.value) password.value = remembered();
     showLimits();
-    if (staged && tooLarge(staged)) unstage();
-    setState(staged ? 'staged' : 'idle');
-    if (staged) notice.clear();
+    if (staged.length && tooLarge(staged)) unstage();
+    setState(staged.length ? 'staged' : 'idle');
+    if (staged.length) notice.clear();
   }
 
   function showLimits() {
@@ -115,7 +123,7 @@ export function Upload(root) {
 
   /** Redraw what depends on the language: the limits, the expiry choices, the staged size. */
   function relabel() {
-    if (staged) part('staged-size').textContent = formatSize(staged.size);
+    if (staged.length) showStaged();
     if (!config) return;
     const chosen = expiry.value;
     fillExpirySelect(expiry, config);
@@ -133,28 +141,65 @@ export function Upload(root) {
     notice.error(code);
   }
 
-  function tooLarge(file) {
-    if (!config || file.size <= config.max_upload_bytes) return false;
-    notice.error('file_too_large', { name: file.name, size: file.size, max: config.max_upload_bytes });
+  const totalOf = (items) => items.reduce((sum, item) => sum + item.file.size, 0);
+
+  function tooLarge(items) {
+    if (!config) return false;
+    const size = totalOf(items);
+    if (items.length > config.max_bundle_files) {
+      notice.error('too_many_files', { count: items.length, max: config.max_bundle_files });
+      return true;
+    }
+    if (size <= config.max_upload_bytes) return false;
+    if (items.length === 1) notice.error('file_too_large', { name: items[0].file.name, size, max: config.max_upload_bytes });
+    else notice.error('bundle_too_large', { count: items.length, size, max: config.max_upload_bytes });
     return true;
   }
 
   /** Stage `file` (a drop, a pick, a paste): nothing is sent before Send. */
   function choose(file) {
+    add([{ file, path: file.name }]);
+  }
+
+  /** Add `items` ({file, path}) to what is staged, unless the whole would pass a limit. */
+  function add(items) {
     if (current) return notice.error('busy');
     if (configFailed) return notice.error('no_config');
-    if (tooLarge(file)) return;
-    staged = file;
-    part('staged-name').textContent = file.name;
-    part('staged-size').textContent = formatSize(file.size);
+    const next = staged.concat(items);
+    if (tooLarge(next)) return;
+    staged = next;
+    showStaged();
     setState('staged');
-    if (config) notice.info(t('upload.ready', { name: file.name }));
+    const name = staged.length === 1 ? staged[0].file.name : t('upload.files', { count: staged.length });
+    if (config) notice.info(t('upload.ready', { name }));
     else notice.info(t('upload.waiting'));
     sendButton.focus();
   }
 
+  function remove(index) {
+    if (current) return;
+    staged = staged.filter((_, i) => i !== index);
+    if (!staged.length) {
+      unstage();
+      return pickButton.focus();
+    }
+    showStaged();
+    sendButton.focus();
+  }
+
+  function showStaged() {
+    const size = totalOf(staged);
+    const single = staged.length === 1;
+    part('staged-name').textContent = single ? staged[0].file.name : t('upload.files', { count: staged.length });
+    part('staged-size').textContent = single || !config ? formatSize(size)
+      : t('upload.total', { size: formatBytes(size), max: formatBytes(config.max_upload_bytes) });
+    part('unstage').textContent = t(single ? 'upload.unstage' : 'upload.unstageAll');
+    list.show(staged);
+  }
+
   function unstage() {
-    staged = null;
+    staged = [];
+    list.show(staged);
     if (!current) setState('idle');
   }
 
@@ -180,19 +225,24 @@ export function Upload(root) {
   }
 
   async function send() {
-    if (!staged || refuse() !== false) return;
-    const file = staged;
+    if (!staged.length || refuse() !== false) return;
+    const items = staged;
+    const file = items.length === 1 ? items[0].file : { name: t('upload.files', { count: items.length }), size: totalOf(items) };
     notice.info(t('upload.sending', { name: file.name }));
     progress.start(file);
     sentAll = false;
     setState('uploading');
-    current = uploadFile(file, {
+    const options = {
       expiresIn: Number(expiry.value),
       maxDownloads: Number(downloads.value) || undefined,
       passphrase: passphrase.value,
       password: config.upload_password_required ? password.value : '',
-      onProgress,
-    });
+      onProgress: (loaded, total) => {
+        list.progress(items, loaded, total);
+        onProgress(loaded, total);
+      },
+    };
+    current = items.length === 1 ? uploadFile(file, options) : uploadBundle(items, options);
     cancelButton.focus();
     let stored = null;
     let error = null;
@@ -238,8 +288,8 @@ export function Upload(root) {
   /** Send `file` at once (the Text tab's secret.txt): staged and sent in one step. */
   function sendNow(file) {
     if (current) return notice.error('busy');
-    if (tooLarge(file)) return;
-    staged = file;
+    if (tooLarge([{ file }])) return;
+    staged = [{ file, path: file.name }];
     send();
   }
 

@@ -20,10 +20,7 @@ class MultipartBody:
         self.boundary = "----anon-hosting-" + secrets.token_hex(12)
         head = "".join(f'--{self.boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
                        for name, value in (fields or {}).items())
-        quoted = filename.replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
-        head += (f'--{self.boundary}\r\nContent-Disposition: form-data; name="{field_name}"; '
-                 f'filename="{quoted}"\r\nContent-Type: application/octet-stream\r\n\r\n')
-        self.head = head.encode()
+        self.head = head.encode() + file_part_head(self.boundary, filename, field_name)
         self.tail = f"\r\n--{self.boundary}--\r\n".encode()
 
     @property
@@ -37,3 +34,10 @@ class MultipartBody:
         yield self.head
         yield from self.pieces()
         yield self.tail
+
+
+def file_part_head(boundary: str, filename: str, field_name: str = "file") -> bytes:
+    """The boundary and headers of one file part (a bundle's body has several)."""
+    quoted = filename.replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
+    return (f'--{boundary}\r\nContent-Disposition: form-data; name="{field_name}"; '
+            f'filename="{quoted}"\r\nContent-Type: application/octet-stream\r\n\r\n').encode()

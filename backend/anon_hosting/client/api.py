@@ -80,7 +80,19 @@ class Client:
             headers["X-Passphrase"] = quote(passphrase, safe="")
         if password:
             headers["Authorization"] = f"Bearer {password}"
-        path = "/api/files" + ("?" + urlencode(query) if query else "")
+        return self._post_body("/api/files" + ("?" + urlencode(query) if query else ""), headers, source, size,
+                               progress)
+
+    def upload_bundle(self, body: BinaryIO, size: int, content_type: str, *, password: str | None = None,
+                      progress: Callable[[int], None] = lambda n: None) -> dict:
+        """POST /api/files as the multipart ``body`` (options as form fields, one ``file`` part per file)."""
+        headers = {"Content-Type": content_type, "Content-Length": str(size)}
+        if password:
+            headers["Authorization"] = f"Bearer {password}"
+        return self._post_body("/api/files", headers, body, size, progress)
+
+    def _post_body(self, path: str, headers: dict, source: BinaryIO, size: int,
+                   progress: Callable[[int], None]) -> dict:
         connection = self._connect()
         try:
             self._begin(connection, "POST", path, headers)
@@ -95,11 +107,13 @@ class Client:
     def info(self, token: str, passphrase: str | None = None) -> dict:
         return self._json("POST", "/api/files/info", _credentials(token, passphrase))
 
-    def retrieve(self, token: str, passphrase: str | None = None) -> Download:
-        """Open a download; the caller reads ``chunks()`` and must ``close()`` it."""
+    def retrieve(self, token: str, passphrase: str | None = None, file: int | None = None) -> Download:
+        """Open a download (a bundle's file ``file``, or its zip); the caller reads ``chunks()`` and must
+        ``close()`` it."""
+        body = {**_credentials(token, passphrase), **({} if file is None else {"file": file})}
         connection = self._connect()
         try:
-            response = self._call(connection, "POST", "/api/files/retrieve", _credentials(token, passphrase))
+            response = self._call(connection, "POST", "/api/files/retrieve", body)
             if response.status != 200:
                 _json_answer(response, response.read())
                 raise NetworkError(f"unexpected answer {response.status} to a download")

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import files, inputs, output
+from . import bundle, files, inputs, output
 from .api import ApiError, Client, NetworkError
 
 DEFAULT_SERVER = "http://127.0.0.1:8080"
@@ -81,15 +81,20 @@ def main(argv: list[str] | None = None) -> int:
 def put(args: argparse.Namespace) -> int:
     paths = [Path(p) for p in args.files]
     for path in paths:
-        if not path.is_file():
-            raise inputs.InputError(f"not a file: {path}")
-    saved = _token_files(args.output, paths)
+        if not path.is_file() and not (args.bundle and path.is_dir()):
+            raise inputs.InputError(f"not a file: {path}" + ("" if args.bundle else " (--bundle sends folders)"))
+    items = bundle.collect(paths) if args.bundle else [(p, p.name) for p in paths]
+    saved = _token_files(args.output, [Path(args.name or paths[0].name)] if args.bundle else paths)
     client = _client(args)
     config = client.config()
-    for path in paths:
-        if path.stat().st_size > config["max_upload_bytes"]:
-            raise TooLargeHere(f"{path} is {output.size(path.stat().st_size)}; this server takes at most "
+    for path, size in [(", ".join(args.files), sum(p.stat().st_size for p, _ in items))] if args.bundle else [
+            (p, p.stat().st_size) for p in paths]:
+        if size > config["max_upload_bytes"]:
+            raise TooLargeHere(f"{path} is {output.size(size)}; this server takes at most "
                                f"{output.size(config['max_upload_bytes'])}. Nothing was sent.")
+    if args.bundle and len(items) > config.get("max_bundle_files", len(items)):
+        raise TooLargeHere(f"{len(items)} files; this server takes at most {config['max_bundle_files']} in one "
+                           "bundle. Nothing was sent.")
     passphrase = (inputs.secret_from_file(args.passphrase_file) if args.passphrase_file
                   else inputs.prompt_new_passphrase() if args.passphrase_prompt else None)
     password = os.environ.get("ANON_HOSTING_UPLOAD_PASSWORD") or None
@@ -97,17 +102,25 @@ def put(args: argparse.Namespace) -> int:
         password = inputs.prompt_secret("Upload password: ")
     if args.expires and args.expires > config["max_expires_in"]:
         output.note(args, f"this server keeps files at most {output.duration(config['max_expires_in'])}.")
+    if args.bundle:
+        _deliver(args, client, bundle.send(args, client, items, passphrase, password), *saved[0])
+        return OK
     for path, (token_file, owner_file) in zip(paths, saved, strict=True):
         size = path.stat().st_size
         with open(path, "rb") as source, output.bar(args, size, path.name) as bar:
             answer = client.upload(source, size, path.name, expires_in=args.expires,
                                    max_downloads=args.max_downloads, passphrase=passphrase, password=password,
                                    progress=bar.update)
-        if token_file is not None:
-            files.write_secret(token_file, answer["token"])
-            files.write_secret(owner_file, answer["owner_token"])
-        output.upload_result(args, client.share_link(answer["token"]), answer, token_file, owner_file)
+        _deliver(args, client, answer, token_file, owner_file)
     return OK
+
+
+def _deliver(args: argparse.Namespace, client: Client, answer: dict, token_file: Path | None,
+             owner_file: Path | None) -> None:
+    if token_file is not None:
+        files.write_secret(token_file, answer["token"])
+        files.write_secret(owner_file, answer["owner_token"])
+    output.upload_result(args, client.share_link(answer["token"]), answer, token_file, owner_file)
 
 
 def get(args: argparse.Namespace) -> int:
@@ -115,15 +128,12 @@ def get(args: argparse.Namespace) -> int:
     client = _client(args)
     # Info first (it consumes nothing), so a target that exists is refused before a download is spent on it.
     details, passphrase = _with_passphrase(args, lambda passphrase: client.info(token, passphrase))
+    if args.extract is not None or args.file is not None:
+        return bundle.get(args, client, token, details, passphrase)
     path = files.download_path(args.output, details["name"])
     if path.exists() and not args.force:
         raise FileExistsError(f"{path} exists already (use --force to replace it)")
-    download = client.retrieve(token, passphrase)
-    try:
-        with output.bar(args, download.size, path.name) as bar:
-            size = files.save(download.chunks(), download.size, path, force=args.force, progress=bar.update)
-    finally:
-        download.close()
+    size = bundle.save(args, client.retrieve(token, passphrase), path)
     print(f"Saved {path} ({output.size(size)})")
     return OK
 
@@ -142,6 +152,9 @@ def info(args: argparse.Namespace) -> int:
           f"Expires:        {details['expires_at'] or 'never'}\n"
           f"Downloads left: {'unlimited' if left is None else left}"
           + (f" ({details['downloads_in_progress']} running now)" if details.get("downloads_in_progress") else ""))
+    for file in details.get("files", []):
+        left = "" if file["downloads_left"] is None else f"  ({file['downloads_left']} left)"
+        print(f"  [{file['index']}] {output.size(file['size']):>10}  {file['name']}{left}")
     return OK
 
 
@@ -216,7 +229,7 @@ def _parser() -> argparse.ArgumentParser:
     secret.add_argument("--passphrase-file", metavar="FILE", help="read the passphrase from FILE (- for stdin)")
 
     put_ = commands.add_parser("put", parents=[common, secret], help="upload files; print their tokens and links")
-    put_.add_argument("files", nargs="+", metavar="FILE")
+    put_.add_argument("files", nargs="+", metavar="FILE|FOLDER")
     put_.add_argument("--expires", type=_duration_arg, metavar="DURATION",
                       help="lifetime: 30m, 2h, 1d, 7d or seconds (default: the server's)")
     put_.add_argument("--max-downloads", type=_downloads_arg, metavar="N", help="downloads allowed (1-1000)")
@@ -224,6 +237,9 @@ def _parser() -> argparse.ArgumentParser:
     put_.add_argument("-o", "--output", metavar="DIR",
                       help="save NAME.jwe (the token, to share) and NAME.owner-token (to keep) in DIR")
     put_.add_argument("--json", action="store_true", help="print one JSON object per file")
+    put_.add_argument("--bundle", action="store_true",
+                      help="send the files, and the files in FOLDERs, as one bundle behind one token")
+    put_.add_argument("--name", metavar="NAME", help="the bundle's zip name (default: from its files)")
     put_.set_defaults(command=put)
 
     source = "a .jwe file, a share link, - for stdin; asked for when left out"
@@ -231,6 +247,8 @@ def _parser() -> argparse.ArgumentParser:
     get_.add_argument("token", nargs="?", metavar="TOKEN|FILE.jwe|LINK", help=source)
     get_.add_argument("-o", "--output", metavar="PATH", help="a folder to save into, or the file name to save as")
     get_.add_argument("--force", action="store_true", help="replace an existing file")
+    get_.add_argument("--file", type=int, metavar="N", help="a bundle's file N only (see info)")
+    get_.add_argument("--extract", metavar="DIR", help="a bundle's files into DIR, rather than its zip")
     get_.set_defaults(command=get)
 
     info_ = commands.add_parser("info", parents=[common, secret], help="show what a token opens, without downloading")

@@ -21,7 +21,7 @@ from ..service import FileInfo, FileService, Uploaded
 from . import ratelimit
 from .errors import error_response
 from .headers import API_HEADERS, download_headers
-from .uploads import MULTIPART_SLACK, credentials_from, finish_body, upload_body
+from .uploads import credentials_from, file_index_from, finish_body, multipart_limit, upload_body
 
 api = Blueprint("api", __name__, url_prefix="/api")
 
@@ -100,7 +100,7 @@ def config():
     limits, site = _service().limits, current_app.config["SITE"]
     return {"website_name": site.website_name, "max_upload_bytes": limits.max_upload_bytes,
             "default_expires_in": limits.default_expires_in, "max_expires_in": limits.max_expires_in,
-            "upload_password_required": bool(site.upload_password)}
+            "upload_password_required": bool(site.upload_password), "max_bundle_files": site.max_bundle_files}
 
 
 @api.get("/openapi.yaml")
@@ -117,10 +117,12 @@ def _openapi_text() -> str:
 @api.post("/files")
 def upload():
     _check_upload_password()
-    limit = _service().limits.max_upload_bytes
-    request.max_content_length = limit + MULTIPART_SLACK
-    body = upload_body(request, limit)
-    return _fields(_service().upload(body.name, body.chunks, body.fields)), 201
+    limit, max_files = _service().limits.max_upload_bytes, _service().bundles.max_files
+    request.max_content_length = multipart_limit(limit, max_files)
+    body = upload_body(request, limit, max_files)
+    if request.mimetype == "multipart/form-data":  # one file part or several (a bundle)
+        return _fields(_service().bundles.upload(body.files, body.fields)), 201
+    return _fields(_service().upload(*next(body.files), body.fields)), 201
 
 
 @api.post("/files/info")
@@ -137,8 +139,9 @@ def delete():
 
 @api.post("/files/retrieve")
 def retrieve():
-    download = _service().retrieve(*_credentials())
-    response = Response(download.chunks, headers=download_headers(download.name, download.size),
+    token, passphrase = _credentials()
+    download = _service().retrieve(token, passphrase, file=file_index_from(request))
+    response = Response(download.chunks, headers=download_headers(download.name, download.size, download.content_type),
                         direct_passthrough=True)
     response.call_on_close(download.close)
     return response

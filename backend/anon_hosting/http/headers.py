@@ -2,7 +2,7 @@
 
 Contract: ``SITE_HEADERS`` are the headers nginx adds to every route (kept in
 step with nginx/security-headers.conf, and asserted by tests on both);
-``API_HEADERS`` go on every JSON answer; ``download_headers(name, size)`` build
+``API_HEADERS`` go on every JSON answer; ``download_headers(name, size, type)`` build
 the headers of a retrieve answer, with a Content-Disposition per RFC 6266 and
 RFC 8187 that no file name can break out of.
 """
@@ -25,10 +25,10 @@ API_HEADERS = {**SITE_HEADERS, "Cache-Control": "no-store"}
 _ASCII_SAFE = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ._-()[]+,=@")
 
 
-def download_headers(name: str, size: int) -> dict[str, str]:
+def download_headers(name: str, size: int, content_type: str = "application/octet-stream") -> dict[str, str]:
     return {
         **API_HEADERS,
-        "Content-Type": "application/octet-stream",
+        "Content-Type": content_type,
         "Content-Length": str(size),
         "Content-Disposition": content_disposition(name),
         "Content-Security-Policy": "sandbox",

@@ -1,10 +1,13 @@
 """Request bodies: the two upload forms, and the token body of info/retrieve.
 
-Contract: ``upload_body(request, max_bytes)`` returns an ``UploadBody`` whose
-``chunks`` yields the file's bytes as they arrive from the socket (nothing is
-spooled to disk or memory) and raises ``BadRequest`` for a cut or malformed
-body and ``TooLarge`` past ``max_bytes``; ``fields()`` holds the option fields
-seen so far (for a raw body: query parameters, and the passphrase from the
+Contract: ``upload_body(request, max_bytes, max_files)`` returns an ``UploadBody``
+whose ``files`` yields a ``(name, chunks)`` pair per file part (a raw body is one
+file), each ``chunks`` yielding the file's bytes as they arrive from the socket
+(nothing is spooled to disk or memory; read each to its end before the next
+pair); they raise ``BadRequest`` for a cut or malformed body, a form without a
+file part or more than ``max_files`` of them, and ``TooLarge`` past ``max_bytes``
+(per body; the service counts the files' total). ``fields()`` holds the option
+fields seen so far (for a raw body: query parameters, and the passphrase from the
 percent-encoded ``X-Passphrase`` header, never from the URL). ``X-File-Name``
 and ``X-Passphrase`` holding raw non-ASCII bytes are refused (``BadRequest``
 naming the header), never read as Latin-1. A body that stalls past the
@@ -12,7 +15,8 @@ server's socket timeout raises ``RequestTimeout``.
 ``finish_body(request)`` reads what an answer left unread of a body declared
 no longer than ``FINISH_LIMIT`` bytes, and never raises.
 ``credentials_from(request)`` returns the token and optional passphrase from a
-JSON or form-encoded body; JSON nested too deeply to parse is ``BadRequest``.
+JSON or form-encoded body, and ``file_index_from(request)`` its optional ``file``
+index; JSON nested too deeply to parse is ``BadRequest``.
 """
 
 from collections.abc import Iterator
@@ -30,24 +34,30 @@ READ_SIZE = 1 << 20
 MAX_FIELDS = 8
 MAX_FIELD_BYTES = 1024
 MULTIPART_SLACK = 64 * 1024  # boundaries and part headers around the file
+PART_SLACK = 4096  # the boundary and headers of each further file part (a path of up to 1024 characters)
 MAX_PARSER_BUFFER = READ_SIZE + MULTIPART_SLACK  # a part header or preamble may not grow past this
 QUERY_OPTIONS = ("expires_in", "max_downloads")
 FINISH_LIMIT = 1 << 20  # more than any request body but a file's
 
 
 class UploadBody:
-    def __init__(self, name: str, chunks: Iterator[bytes], fields: dict[str, str]):
-        self.name, self.chunks, self._fields = name, chunks, fields
+    def __init__(self, files: Iterator[tuple[str, Iterator[bytes]]], fields: dict[str, str]):
+        self.files, self._fields = files, fields
 
     def fields(self) -> dict[str, str]:
         return self._fields
 
 
-def upload_body(request: Request, max_bytes: int) -> UploadBody:
+def multipart_limit(max_bytes: int, max_files: int) -> int:
+    """The longest multipart body that may carry ``max_bytes`` of files in ``max_files`` parts."""
+    return max_bytes + MULTIPART_SLACK + PART_SLACK * (max_files - 1)
+
+
+def upload_body(request: Request, max_bytes: int, max_files: int = 1) -> UploadBody:
     mimetype = request.mimetype
     if mimetype == "multipart/form-data":
-        _check_length(request, max_bytes + MULTIPART_SLACK)
-        return _multipart(request)
+        _check_length(request, multipart_limit(max_bytes, max_files))
+        return _multipart(request, max_files)
     if mimetype == "application/octet-stream":
         _check_length(request, max_bytes)
         return _raw(request)
@@ -62,6 +72,16 @@ def credentials_from(request: Request) -> tuple[object, str | None]:
     if passphrase is not None and not isinstance(passphrase, str):
         raise BadRequest("The passphrase must be a string.")
     return token, passphrase or None
+
+
+def file_index_from(request: Request) -> int | None:
+    """The optional ``file`` of a retrieve body: a bundle's file index, as a JSON integer or a form field."""
+    raw = _credentials_body(request).get("file")
+    if raw is None or raw == "":
+        return None
+    if type(raw) is int or (isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) < 10):
+        return int(raw)
+    raise BadRequest("file must be the index of a file in the bundle, a whole number.")
 
 
 def _credentials_body(request: Request):
@@ -144,7 +164,7 @@ def _raw(request: Request) -> UploadBody:
     passphrase = _header(request, "X-Passphrase")
     if passphrase:
         fields["passphrase"] = passphrase
-    return UploadBody(name, _read(request), fields)
+    return UploadBody(iter([(name, _read(request))]), fields)
 
 
 def _header(request: Request, name: str) -> str:
@@ -158,38 +178,48 @@ def _header(request: Request, name: str) -> str:
         raise BadRequest(f"{name} must be percent-encoded UTF-8.") from None
 
 
-def _multipart(request: Request) -> UploadBody:
+def _multipart(request: Request, max_files: int) -> UploadBody:
     boundary = request.mimetype_params.get("boundary", "")
     if not boundary or len(boundary) > 70:
         raise BadRequest("The multipart body has no valid boundary.")
-    parts = _Parts(MultipartDecoder(boundary.encode("latin-1"), max_parts=MAX_FIELDS), _read(request))
+    decoder = MultipartDecoder(boundary.encode("latin-1"), max_parts=MAX_FIELDS + max_files)
     fields: dict[str, str] = {}
-    for event in parts:  # fields before the file part
+    return UploadBody(_files(_Parts(decoder, _read(request)), fields, max_files), fields)
+
+
+def _files(parts: "_Parts", fields: dict[str, str], max_files: int) -> Iterator[tuple[str, Iterator[bytes]]]:
+    """Each file part as it comes, filling ``fields`` with the fields before, between and after them."""
+    count = field_count = 0
+    for event in parts:
         if isinstance(event, File):
             if event.name != "file":
                 raise BadRequest("The file must be sent in a part named 'file'.")
-            return UploadBody(event.filename, _file_data(parts, fields), fields)
-        if isinstance(event, Field):
+            count += 1
+            if count > max_files:
+                raise TooLarge(f"Send at most {max_files} files in one upload.")
+            data = _file_data(parts)
+            yield event.filename, data
+            for _ in data:  # what the consumer left unread of this part
+                pass
+        elif isinstance(event, Field):
+            field_count += 1
+            if field_count > MAX_FIELDS:
+                raise BadRequest("The form has too many fields.")
             fields[event.name] = _field_value(parts)
         elif isinstance(event, Epilogue):
-            break
-    raise BadRequest("The form has no part named 'file'.")
+            if not count:
+                raise BadRequest("The form has no part named 'file'.")
+            return
+    raise BadRequest("The upload was cut short.")
 
 
-def _file_data(parts: "_Parts", fields: dict[str, str]) -> Iterator[bytes]:
+def _file_data(parts: "_Parts") -> Iterator[bytes]:
     for event in parts:
         if not isinstance(event, Data):
             raise BadRequest("The multipart body is malformed.")
         if event.data:
             yield event.data
         if not event.more_data:
-            break
-    for event in parts:  # fields after the file part
-        if isinstance(event, File):
-            raise BadRequest("Send one file per upload.")
-        if isinstance(event, Field):
-            fields[event.name] = _field_value(parts)
-        elif isinstance(event, Epilogue):
             return
     raise CutShort()
 

@@ -11,6 +11,9 @@ for "this file exists".
   nothing is readable under ``name``; on any error (the chunks raising, a full
   disk) nothing is left and the error is re-raised (a full disk as
   ``InsufficientStorage``). It never overwrites.
+- ``put_many(items)``: store several ``(name, blob bytes, state)`` as ``put`` would store each,
+  possibly in one go (the local backend commits small ones in one transaction). On an error,
+  some of them may be stored: the caller deletes every name it passed.
 - ``open(name) -> Blob``: a reader and the blob's length, or ``NotFound``.
 - ``read_state(name) -> dict`` or ``NotFound``.
 - ``update_state(name, mutate) -> dict``: atomically replace the state with
@@ -56,6 +59,10 @@ class Blob:
 class Storage(ABC):
     @abstractmethod
     def put(self, name: str, chunks: Iterable[bytes], state: State) -> int: ...
+
+    def put_many(self, items: list[tuple[str, bytes, State]]) -> None:
+        for name, blob, state in items:
+            self.put(name, [blob], state)
 
     @abstractmethod
     def open(self, name: str) -> Blob: ...

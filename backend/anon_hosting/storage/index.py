@@ -65,6 +65,13 @@ class Index:
         row = (name, _encode(state), blob, int(blob is None), size)
         self._write(lambda db: db.execute("INSERT INTO files VALUES (?, ?, ?, ?, ?)", row))
 
+    def insert_many(self, rows: list[tuple[str, State, bytes]]) -> None:
+        """New rows with their blobs, in one statement: all of them or, for a taken name, none (FileExistsError)."""
+        values = [value for name, state, blob in rows for value in (name, _encode(state), blob, 0)]
+        placeholders = ", ".join(["(?, ?, ?, ?)"] * len(rows))
+        statement = f"INSERT INTO files VALUES {placeholders}"  # noqa: S608 - placeholders only  # nosec B608
+        self._write(lambda db: db.execute(statement, values))
+
     def blob(self, name: str) -> tuple[bytes | None, bool]:
         """(the blob's bytes when in its row, whether it is a file); NotFound for no row or a tombstone."""
         row = self._read("SELECT blob, in_file FROM files WHERE name = ?", name)

@@ -51,6 +51,21 @@ class LocalStorage(Storage):
             raise
         return size
 
+    def put_many(self, items: list[tuple[str, bytes, State]]) -> None:
+        """The blobs up to ``INLINE_MAX`` bytes in one transaction (all or none); larger ones one by one."""
+        rows = [(check_name(name), state, blob) for name, blob, state in items if len(blob) <= INLINE_MAX]
+        for name, blob, state in items:
+            if len(blob) > INLINE_MAX:
+                self.put(name, [blob], state)
+        if not rows:
+            return
+        try:
+            self._index.insert_many(rows)
+        except OSError as exc:
+            if isinstance(exc, FileExistsError):
+                raise
+            raise StorageUnavailable() from exc
+
     def open(self, name: str) -> Blob:
         inline, _ = self._index.blob(check_name(name))
         if inline is not None:

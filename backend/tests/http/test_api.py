@@ -37,7 +37,8 @@ def test_health_and_config(client):
     assert client.get("/api/health").get_json() == {"status": "ok"}
     assert client.get("/api/config").get_json() == {
         "website_name": "Anon Hosting", "max_upload_bytes": 3 * 1024 * 1024,
-        "default_expires_in": 7 * 86400, "max_expires_in": 30 * 86400, "upload_password_required": False}
+        "default_expires_in": 7 * 86400, "max_expires_in": 30 * 86400, "upload_password_required": False,
+        "max_bundle_files": 1000}
 
 
 @pytest.mark.parametrize("size", [0, 1, 1048575, 1048576, 1048577, 3 * 1024 * 1024])
@@ -46,10 +47,12 @@ def test_raw_upload_info_retrieve_round_trip(client, size):
     created = upload_raw(client, data, "r%C3%A9sum%C3%A9.pdf")
     assert created.status_code == 201
     body = created.get_json()
-    assert set(body) == {"token", "owner_token", "name", "size", "expires_at", "max_downloads", "passphrase"}
-    assert (body["name"], body["size"], body["max_downloads"]) == ("résumé.pdf", size, None)
+    assert set(body) == {"token", "owner_token", "name", "size", "expires_at", "max_downloads", "passphrase",
+                         "kind"}
+    assert (body["name"], body["size"], body["max_downloads"], body["kind"]) == ("résumé.pdf", size, None, "file")
     info = client.post("/api/files/info", json={"token": body["token"]}).get_json()
-    assert set(info) == {"name", "size", "created_at", "expires_at", "downloads_left", "downloads_in_progress"}
+    assert set(info) == {"name", "size", "created_at", "expires_at", "downloads_left", "downloads_in_progress",
+                         "kind"}
     assert (info["name"], info["size"], info["downloads_left"], info["downloads_in_progress"]) == (
         "résumé.pdf", size, None, 0)
     got = client.post("/api/files/retrieve", data={"token": body["token"]})
@@ -123,7 +126,8 @@ FIELD = ('Content-Disposition: form-data; name="note"', b"hi")
 
 @pytest.mark.parametrize("body,ctype", [
     (_multipart("b", FIELD), "multipart/form-data; boundary=b"),
-    (_multipart("b", FILE_PART, FILE_PART), "multipart/form-data; boundary=b"),
+    (_multipart("b", FILE_PART, ('Content-Disposition: form-data; name="other"; filename="g.txt"', b"x")),
+     "multipart/form-data; boundary=b"),
     (_multipart("b", ('Content-Disposition: form-data; name="other"; filename="f.txt"', b"x")),
      "multipart/form-data; boundary=b"),
     (_multipart("b", FILE_PART, end=False), "multipart/form-data; boundary=b"),
@@ -134,7 +138,7 @@ FIELD = ('Content-Disposition: form-data; name="note"', b"hi")
      "multipart/form-data; boundary=b"),
     (b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n" + b"X: y\r\n" * 200_000,
      "multipart/form-data; boundary=b"),
-], ids=["no file part", "two files", "file under another name", "cut body", "broken boundary",
+], ids=["no file part", "second file under another name", "file under another name", "cut body", "broken boundary",
         "no boundary", "too many parts", "huge field", "endless part header"])
 def test_malformed_multipart_is_bad_request_and_stores_nothing(client, storage_dir, body, ctype):
     assert_error(client.post("/api/files", data=body, content_type=ctype), 400, "bad_request")

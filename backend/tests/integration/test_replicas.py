@@ -21,7 +21,7 @@ import requests
 from anon_hosting import keys
 
 from .server import BACKEND_DIR, GUNICORN, GunicornServer, gunicorn_env, random_secret_key
-from .transfer import MIB, error_code, info, upload_raw, wait_until
+from .transfer import MIB, error_code, info, upload_bundle, upload_raw, wait_until
 
 PREFIX = "replicas/"
 
@@ -112,3 +112,25 @@ def test_a_one_time_download_broken_past_half_counts_on_the_other_replica(replic
         received = partial.raw.read(4 * MIB)  # two thirds: the server handed out at least that much
     assert received == data[:4 * MIB]
     assert wait_until(lambda: _late_answer(a, token) == (410, "download_limit_reached"))
+
+
+def test_a_one_time_bundle_gives_one_zip_across_replicas(replicas):
+    a, b = replicas
+    files = [(os.urandom(MIB + 5), "one.bin"), (os.urandom(MIB // 3), "folder/two.bin")]
+    answer = upload_bundle(a, files, {"max_downloads": "1"})
+    assert answer.status_code == 201, answer.text
+    token = answer.json()["token"]
+    start = threading.Barrier(8)
+
+    def retrieve(server: GunicornServer) -> tuple[int, str | None]:
+        start.wait(30)
+        response = requests.post(server.url("/api/files/retrieve"), json={"token": token}, timeout=60)
+        return response.status_code, error_code(response)
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(retrieve, [a, b] * 4))
+    assert [status for status, _ in results].count(200) == 1, results
+    assert all(code in {"download_in_progress", "download_limit_reached"} for status, code in results
+               if status != 200), results
+    for server in (a, b):
+        assert wait_until(lambda server=server: _late_answer(server, token) == (410, "download_limit_reached"))

@@ -80,6 +80,31 @@ class MultipartBody(multipart.MultipartBody):
                     yield piece
 
 
+class BundleBody:
+    """multipart/form-data with several ``file`` parts (``(bytes, filename)`` pairs) after ``fields``."""
+
+    def __init__(self, files: list[tuple[bytes, str]], fields: dict[str, str] | None = None):
+        first = MultipartBody(b"", files[0][1], fields)
+        self.boundary, self.content_type = first.boundary, first.content_type
+        self.pieces = [first.head, files[0][0]]
+        for data, name in files[1:]:
+            self.pieces += [b"\r\n" + multipart.file_part_head(self.boundary, name), data]
+        self.pieces.append(first.tail)
+
+    def __len__(self) -> int:
+        return sum(map(len, self.pieces))
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.pieces)
+
+
+def upload_bundle(server: GunicornServer, files: list[tuple[bytes, str]], fields: dict[str, str] | None = None,
+                  session: requests.Session | None = None) -> requests.Response:
+    body = BundleBody(files, fields)
+    return (session or server.session()).post(server.url("/api/files"), data=body, timeout=300,
+                                              headers={"Content-Type": body.content_type})
+
+
 # -- the API --------------------------------------------------------------------
 
 def upload_raw(server: GunicornServer, source: Path | bytes, name: str,

@@ -236,3 +236,20 @@ def test_a_regular_sweep_leaves_live_files_and_a_full_one_reconciles(store, tmp_
     assert service.sweep(now=now + 60, full=True) == 0
     assert service.sweep(now=now + 3601) == 3
     assert entries(store) == [] and live
+
+
+def test_put_many_stores_each_blob_as_put_would(store):
+    items = [(name(), os.urandom(size), {**STATE, "i": i}) for i, size in enumerate([0, 1, 4096, 70_000, 200_000])]
+    store.put_many(items)
+    for n, data, state in items:
+        assert read_all(store.open(n)) == data
+        assert store.read_state(n) == state
+    assert entries(store) == files(*(n for n, _, _ in items))
+
+
+def test_put_many_never_overwrites(store):
+    taken = name()
+    store.put(taken, [b"first"], STATE)
+    with pytest.raises(FileExistsError):
+        store.put_many([(name(), b"x", STATE), (taken, b"second", STATE)])
+    assert read_all(store.open(taken)) == b"first"

@@ -285,3 +285,14 @@ def test_an_index_made_without_sizes_gets_them_when_opened(tmp_path):
         db.execute("DROP INDEX files_by_size")
         db.execute("ALTER TABLE files DROP COLUMN size")
     assert LocalStorage(root).usage() == (2, 10 + INLINE_MAX + 1)
+
+
+def test_put_many_commits_small_blobs_all_or_none(tmp_path):
+    store = LocalStorage(tmp_path)
+    taken = secrets.token_urlsafe(32)
+    store.put(taken, [b"first"], {"v": 1, "exp": 2_000_000_000})
+    fresh = [secrets.token_urlsafe(32) for _ in range(3)]
+    with pytest.raises(FileExistsError):
+        store.put_many([(fresh[0], b"a", {"v": 1, "exp": 1}), (taken, b"b", {"v": 1, "exp": 1}),
+                        (fresh[1], b"c", {"v": 1, "exp": 1})])
+    assert local_rows(tmp_path) == {taken, taken + ".state"}

@@ -1,0 +1,96 @@
+"""Journey: several files, or a folder, go up as one bundle behind one token; the recipient sees
+every file and takes one of them, or all of them as one zip, with native form-POST downloads."""
+
+import io
+import zipfile
+
+from playwright.sync_api import expect
+
+from helpers import open_page, send_staged
+
+FILES = {"a.txt": b"first file\n", "b.txt": b"second file, removed before sending\n", "c.bin": bytes(range(256)) * 40}
+
+
+def payloads(files: dict) -> list[dict]:
+    return [{"name": name, "mimeType": "application/octet-stream", "buffer": data} for name, data in files.items()]
+
+
+def stage_three(page) -> None:
+    open_page(page)
+    page.locator("[data-upload='input']").set_input_files(payloads(FILES))
+    expect(page.locator("[data-upload='staged-name']")).to_have_text("3 files")
+    expect(page.locator("[data-upload='staged-size']")).to_contain_text("in all, of the")
+    expect(page.locator(".staged-file")).to_have_count(3)
+
+
+def test_several_files_are_listed_trimmed_and_sent_as_one_bundle(page, tmp_path):
+    stage_three(page)
+    for name, data in FILES.items():
+        bar = page.get_by_label(f"Progress of {name}")
+        expect(bar).to_have_attribute("max", str(len(data)))
+    page.get_by_role("button", name="Remove b.txt").click()
+    expect(page.locator(".staged-file")).to_have_count(2)
+    expect(page.locator("[data-upload='staged-name']")).to_have_text("2 files")
+    send_staged(page)
+    token_field = page.locator("#token-out")
+    expect(token_field).to_be_visible()
+    assert len(token_field.input_value()) <= 360
+    expect(page.locator("[data-result='name']")).to_have_text("a.txt and 1 more.zip")
+    share_link = page.locator("#share-link").input_value()
+
+    page.goto(share_link)
+    files = page.get_by_role("list", name="Files in this bundle").get_by_role("listitem")
+    expect(files).to_have_count(2)
+    expect(files.nth(1)).to_contain_text("c.bin")
+    with page.expect_download() as zipped:
+        page.get_by_role("button", name="Download all (.zip)").click()
+    assert zipped.value.suggested_filename == "a.txt and 1 more.zip"
+    saved = tmp_path / "all.zip"
+    zipped.value.save_as(saved)
+    with zipfile.ZipFile(saved) as archive:
+        assert archive.testzip() is None
+        assert {n: archive.read(n) for n in archive.namelist()} == {"a.txt": FILES["a.txt"], "c.bin": FILES["c.bin"]}
+    with page.expect_download() as one:
+        page.get_by_role("button", name="Download c.bin").click()
+    assert one.value.suggested_filename == "c.bin"
+    one.value.save_as(tmp_path / "c.bin")
+    assert (tmp_path / "c.bin").read_bytes() == FILES["c.bin"]
+
+
+def test_a_folder_keeps_its_paths(page, tmp_path):
+    folder = tmp_path / "holiday"
+    (folder / "photos").mkdir(parents=True)
+    (folder / "notes.txt").write_bytes(b"notes")
+    (folder / "photos" / "beach.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    open_page(page)
+    page.locator("[data-upload='folder-input']").set_input_files(folder)
+    expect(page.locator(".staged-file")).to_have_count(2)
+    expect(page.locator(".staged-list")).to_contain_text("holiday/photos/beach.jpg")
+    send_staged(page)
+    expect(page.locator("#token-out")).to_be_visible()
+    page.goto(page.locator("#share-link").input_value())
+    listed = page.get_by_role("list", name="Files in this bundle")
+    expect(listed).to_contain_text("holiday/photos/beach.jpg")
+    with page.expect_download() as zipped:
+        page.get_by_role("button", name="Download all (.zip)").click()
+    with zipfile.ZipFile(io.BytesIO(zipped.value.path().read_bytes())) as archive:
+        assert sorted(archive.namelist()) == ["holiday/notes.txt", "holiday/photos/beach.jpg"]
+
+
+def test_two_drops_add_up_and_removing_every_file_unstages(page):
+    open_page(page)
+    for name, data in list(FILES.items())[:2]:
+        transfer = page.evaluate_handle(
+            """([name, text]) => {
+                const transfer = new DataTransfer();
+                transfer.items.add(new File([text], name));
+                return transfer;
+            }""", [name, data.decode()])
+        for event in ("dragenter", "dragover", "drop"):
+            page.dispatch_event("main", event, {"dataTransfer": transfer})
+    expect(page.locator(".staged-file")).to_have_count(2)
+    page.get_by_role("button", name="Remove a.txt").click()
+    expect(page.locator(".staged-list")).to_be_hidden()
+    expect(page.locator("[data-upload='staged-name']")).to_have_text("b.txt")
+    page.get_by_role("button", name="Remove this file").click()
+    expect(page.get_by_role("button", name="Choose a file")).to_be_focused()
