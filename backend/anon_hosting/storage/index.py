@@ -67,8 +67,8 @@ class Index:
 
     def insert_many(self, rows: list[tuple[str, State, bytes]]) -> None:
         """New rows with their blobs, in one statement: all of them or, for a taken name, none (FileExistsError)."""
-        values = [value for name, state, blob in rows for value in (name, _encode(state), blob, 0)]
-        placeholders = ", ".join(["(?, ?, ?, ?)"] * len(rows))
+        values = [value for name, state, blob in rows for value in (name, _encode(state), blob, 0, len(blob))]
+        placeholders = ", ".join(["(?, ?, ?, ?, ?)"] * len(rows))
         statement = f"INSERT INTO files VALUES {placeholders}"  # noqa: S608 - placeholders only  # nosec B608
         self._write(lambda db: db.execute(statement, values))
 

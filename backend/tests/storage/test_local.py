@@ -273,6 +273,8 @@ def test_usage_counts_files_with_a_blob_and_their_bytes(store):
     assert store.usage() == (2, 10 + INLINE_MAX + 1)
     store.delete(big)
     assert store.usage() == (1, 10)
+    store.put_many([(name(), b"m" * 7, STATE), (name(), b"n" * 3, STATE)])  # a bundle's small files
+    assert store.usage() == (3, 20)
 
 
 def test_an_index_made_without_sizes_gets_them_when_opened(tmp_path):
