@@ -44,6 +44,7 @@ DEFAULTS = {
     "S3_ENDPOINT_URL": "",
     "S3_PREFIX": "",
     "INSTANCE_ID": "",
+    "UPLOAD_SESSION_TTL": str(24 * 3600),
 }
 _RATE = re.compile(r"\s*(\d+)\s*/\s*(\d*)\s*(second|minute|hour|day)s?\s*", re.ASCII)
 _UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
@@ -84,6 +85,7 @@ class Config:
     s3_endpoint_url: str | None = None  # None = AWS itself
     s3_prefix: str = ""
     instance_id: str = ""  # echoed by /api/health, so whoever started this server can tell it from another
+    upload_session_ttl: int = 24 * 3600  # seconds a resumable upload lives after its last PATCH, or its completion
 
 
 def load(test_config: dict | None = None) -> Config:
@@ -119,6 +121,7 @@ def load(test_config: dict | None = None) -> Config:
         s3_endpoint_url=source["S3_ENDPOINT_URL"].strip() or None,
         s3_prefix=source["S3_PREFIX"].strip(),
         instance_id=source["INSTANCE_ID"].strip(),
+        upload_session_ttl=_positive_int(source, "UPLOAD_SESSION_TTL"),
     )
     _validate(config)
     return config

@@ -124,3 +124,19 @@ class Busy(AppError):
     def __init__(self, message: str | None = None, retry_after: int = 1):
         super().__init__(message)
         self.headers = {"Retry-After": str(retry_after)}
+
+
+class Conflict(AppError):
+    status, code = 409, "offset_mismatch"
+    message = "The upload is at another offset. Ask for its offset (HEAD) and resume from there."
+
+
+class Locked(AppError):
+    status, code = 423, "upload_busy"
+    message = "Another request is writing to this upload. Try again in a moment."
+
+
+class PreconditionFailed(AppError):
+    status, code = 412, "unsupported_version"
+    message = "This server speaks tus 1.0.0 only."
+    headers = {"Tus-Version": "1.0.0"}

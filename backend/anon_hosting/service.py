@@ -73,6 +73,7 @@ class Download:
 class FileService:
     def __init__(self, storage: Storage, keyring: KeyRing, limits: Limits):
         self.storage, self.keyring, self.limits = storage, keyring, limits
+        self.sweeps: list[Callable[[float, bool], int]] = []  # more to sweep (resumable uploads), as (now, full)
 
     # -- upload ------------------------------------------------------------------
 
@@ -95,10 +96,20 @@ class FileService:
         except BaseException:
             self.storage.delete(storage_name)
             raise
-        claims = tokens.FileClaims(names.clean(name), storage_name, key, now, expires_at, salt)
+        return self._uploaded(names.clean(name), storage_name, key, salt, now, expires_at, counter.size, opts)
+
+    def issue(self, name: str, storage_name: str, file_key: bytes, created_at: int, size: int,
+              opts: options.Options) -> Uploaded:
+        """The answer to a finished upload, its tokens issued afresh (a resumable upload asks again)."""
+        salt, key = (None, file_key) if opts.passphrase is None else _wrap(file_key, opts.passphrase)
+        return self._uploaded(name, storage_name, key, salt, created_at, created_at + opts.expires_in, size, opts)
+
+    def _uploaded(self, name: str, storage_name: str, key: bytes, salt: bytes | None, now: int, expires_at: int,
+                  size: int, opts: options.Options) -> Uploaded:
+        claims = tokens.FileClaims(name, storage_name, key, now, expires_at, salt)
         owner = tokens.OwnerClaims(storage_name, now, expires_at)
         return Uploaded(tokens.issue(claims, self.keyring), tokens.issue(owner, self.keyring), claims.name,
-                        counter.size, _iso(expires_at), opts.max_downloads, salt is not None)
+                        size, _iso(expires_at), opts.max_downloads, salt is not None)
 
     def _options(self, raw: Mapping[str, str]) -> options.Options:
         return options.parse(raw, self.limits.default_expires_in, self.limits.max_expires_in)
@@ -240,7 +251,7 @@ class FileService:
                 removed += self.storage.delete(name)
             elif state["gone"]:
                 removed += self.storage.delete_blob(name)  # a crash between the last download and its delete
-        return removed
+        return removed + sum(sweep(now, full) for sweep in self.sweeps)
 
     def ping(self) -> None:
         self.storage.ping()

@@ -14,10 +14,12 @@ URL from the client's Host header.
 
 from flask import Flask
 
-from . import errors
+from . import errors, tus
 from .api import api
 from .proxies import TrustedProxyFix
 from .ratelimit import ClientLimits
+
+TUS_EXPOSED_HEADERS = tus.EXPOSED_HEADERS
 
 
 def init_app(app: Flask) -> None:

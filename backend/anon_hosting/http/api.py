@@ -108,7 +108,7 @@ def _openapi_text() -> str:
 
 @api.post("/files")
 def upload():
-    _check_upload_password()
+    check_upload_password()
     limit = _service().limits.max_upload_bytes
     request.max_content_length = limit + MULTIPART_SLACK
     body = upload_body(request, limit)
@@ -150,7 +150,7 @@ def _credentials() -> tuple[object, str | None]:
     return token, passphrase
 
 
-def _check_upload_password() -> None:
+def check_upload_password() -> None:
     password = current_app.config["SITE"].upload_password
     if not password:
         return

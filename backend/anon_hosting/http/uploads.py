@@ -102,6 +102,12 @@ def finish_body(request: Request) -> None:
         return
 
 
+def body_chunks(request: Request, max_bytes: int) -> Iterator[bytes]:
+    """A raw body as it arrives (``TooLarge`` when its Content-Length is over ``max_bytes``)."""
+    _check_length(request, max_bytes)
+    return _read(request)
+
+
 def _check_length(request: Request, limit: int) -> None:
     if request.content_length is not None and request.content_length > limit:
         raise TooLarge()
