@@ -22,7 +22,7 @@ from ..crypto.upload_secret import MAX_SECRET_BYTES, MIN_SECRET_BYTES
 from ..errors import BadRequest, PreconditionFailed, UnsupportedMediaType
 from ..resumable import Progress, ResumableUploads
 from .api import api, check_upload_password
-from .uploads import body_chunks
+from .uploads import body_chunks, finish_body
 
 VERSION = "1.0.0"
 EXTENSIONS = "creation,creation-with-upload,termination,expiration"
@@ -42,6 +42,10 @@ def _uploads() -> ResumableUploads:
 def _tus_resumable(response: Response):
     if request.path == "/api/uploads" or request.path.startswith("/api/uploads/"):
         response.headers["Tus-Resumable"] = VERSION
+        if response.status_code >= 400:
+            # A refused PATCH is read to its end: nginx, still sending it, would turn an early 409 or 423
+            # into a broken upstream (and a 413 page), and tus clients retry only the first two.
+            finish_body(request, _uploads().files.limits.max_upload_bytes)
     return response
 
 
