@@ -91,22 +91,23 @@ class ResumableUploads:
             record["exp"] = now + self.ttl
             self.partials.save(upload_id, record)
             sealer = stream.Sealer(keys.open(_KEY, _unb64(record["key"])), _unb64(record["salt"]))
-            counter = writer.committed
+            counter, finishing = writer.committed, False
             try:
                 for block in stream.blocks(_bounded(chunks, length - offset), CHUNK):
-                    data = sealer.seal(counter, block, last=counter == layout.max_units)
+                    last = counter == layout.max_units
+                    if len(block) < (length - counter * CHUNK if last else CHUNK):
+                        break  # a short tail: sent again from the offset
+                    data = sealer.seal(counter, block, last)
                     if counter == 0:
                         data = sealer.header + data
-                    if counter == layout.max_units:
-                        if counter * CHUNK + len(block) != length:
-                            break  # the last chunk is not all here yet
+                    if last:
+                        finishing = True
                         return self._finish(upload_id, record, keys, writer, data, now)
-                    if len(block) < CHUNK:
-                        break  # a short tail before the last chunk: sent again from the offset
                     writer.append(data)
                     counter += 1
             finally:
-                committed = writer.sync()
+                if not finishing:  # keep what came whole
+                    committed = writer.sync()
         return Progress(upload_id, committed * CHUNK, length, record["exp"])
 
     def result(self, upload_id: str, secret: bytes, now: float | None = None) -> Uploaded:

@@ -36,7 +36,7 @@ export class ApiError extends Error {
   }
 }
 
-function parseJson(text) {
+export function parseJson(text) {
   try {
     return JSON.parse(text);
   } catch {
@@ -53,7 +53,7 @@ function secondsFrom(retryAfter) {
   return Number.isFinite(seconds) ? Math.max(0, Math.ceil(seconds)) : null;
 }
 
-function errorFrom(status, body, retryAfter) {
+export function errorFrom(status, body, retryAfter) {
   const error = body && body.error;
   const wait = secondsFrom(retryAfter);
   if (error && typeof error.code === 'string') {
@@ -98,47 +98,6 @@ export function getFileInfo(token, passphrase = '') {
 /** POST /api/files/delete with the OWNER token -> nothing (204). */
 export async function deleteFile(ownerToken) {
   await postToken('/api/files/delete', ownerToken);
-}
-
-function uploadQuery({ expiresIn, maxDownloads }) {
-  const query = new URLSearchParams();
-  if (expiresIn !== undefined) query.set('expires_in', String(expiresIn));
-  if (maxDownloads) query.set('max_downloads', String(maxDownloads));
-  const text = query.toString();
-  return text ? `?${text}` : '';
-}
-
-/**
- * Upload one file as a raw body. XMLHttpRequest rather than fetch because
- * only XHR reports upload progress. Options: expiresIn (seconds),
- * maxDownloads (1..1000, or 0/undefined for no limit), passphrase (sent
- * percent-encoded in X-Passphrase, never in the URL), password (only for
- * servers that set UPLOAD_PASSWORD: config.upload_password_required).
- * Returns {promise, cancel}; the promise gives the server's answer
- * {token, owner_token, name, size, expires_at, max_downloads, passphrase}.
- */
-export function uploadFile(file, { expiresIn, maxDownloads, passphrase, password, onProgress } = {}) {
-  const xhr = new XMLHttpRequest();
-  const promise = new Promise((resolve, reject) => {
-    xhr.open('POST', `/api/files${uploadQuery({ expiresIn, maxDownloads })}`);
-    xhr.setRequestHeader('Content-Type', 'application/octet-stream');
-    xhr.setRequestHeader('X-File-Name', encodeURIComponent(file.name));
-    xhr.setRequestHeader('Accept', 'application/json');
-    if (passphrase) xhr.setRequestHeader('X-Passphrase', encodeURIComponent(passphrase));
-    if (password) xhr.setRequestHeader('Authorization', `Bearer ${password}`);
-    xhr.upload.addEventListener('progress', (event) => {
-      onProgress?.(event.loaded, event.lengthComputable ? event.total : file.size);
-    });
-    xhr.addEventListener('load', () => {
-      const body = parseJson(xhr.responseText);
-      if (xhr.status >= 200 && xhr.status < 300 && body && body.token) resolve(body);
-      else reject(errorFrom(xhr.status, body, xhr.getResponseHeader('Retry-After')));
-    });
-    xhr.addEventListener('error', () => reject(new ApiError('network_error')));
-    xhr.addEventListener('abort', () => reject(new ApiError('aborted')));
-    xhr.send(file);
-  });
-  return { promise, cancel: () => xhr.abort() };
 }
 
 /**

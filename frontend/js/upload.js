@@ -5,14 +5,14 @@
  * Choose, then send: a file from dropzone.js ("dropzone:file") or stage()
  * is staged beside the options, checked against the server's limits, and
  * goes up (api.js) only when the person presses Send; a file that comes
- * before /api/config waits staged. Emits "upload:done" (detail: the
- * server's answer) when the file is stored.
+ * before /api/config waits staged. It goes up resumably (tus-upload.js): a
+ * dropped connection shows "Reconnecting…" and goes on by itself. Emits
+ * "upload:done" (detail: the server's answer) when the file is stored.
  * The upload password is kept in sessionStorage (this tab only) once the
  * server has accepted it, and forgotten when the server refuses it. The
  * passphrase is cleared after each stored file: it belongs to that file.
  */
 
-import { uploadFile } from './api.js';
 import { bindPicker } from './dropzone.js';
 import { fillExpirySelect } from './expiry.js';
 import { formatBytes, formatDuration, formatSize } from './format.js';
@@ -20,6 +20,7 @@ import { t } from './i18n.js';
 import { messageFor, Notice } from './messages.js';
 import { Progress } from './progress.js';
 import { bindReveal } from './reveal.js';
+import { uploadResumable } from './tus-upload.js';
 
 const PASSWORD_KEY = 'anon-hosting.upload-password';
 const MAX_PASSPHRASE_BYTES = 1024; // the server's limit, in UTF-8 bytes
@@ -186,12 +187,13 @@ export function Upload(root) {
     progress.start(file);
     sentAll = false;
     setState('uploading');
-    current = uploadFile(file, {
+    current = uploadResumable(file, {
       expiresIn: Number(expiry.value),
       maxDownloads: Number(downloads.value) || undefined,
       passphrase: passphrase.value,
       password: config.upload_password_required ? password.value : '',
       onProgress,
+      onReconnecting: (lost) => notice.info(t(lost ? 'upload.reconnecting' : 'upload.sending', { name: file.name })),
     });
     cancelButton.focus();
     let stored = null;

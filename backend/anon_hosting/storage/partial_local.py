@@ -118,7 +118,6 @@ class LocalPartials(Partials):
 
 
 class _LocalWriter(Writer):
-    units_per_commit = 1
 
     def __init__(self, partials: LocalPartials, upload_id: str, fd: int, layout: Layout):
         self._partials, self._id, self._fd, self._layout = partials, upload_id, fd, layout

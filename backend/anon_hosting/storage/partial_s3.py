@@ -3,9 +3,11 @@
 Contract (see ``storage.partials``). The data is a multipart upload on the blob's
 own key, so finishing is S3's CompleteMultipartUpload (``S3Storage.adopt``) and
 never a copy. Every part but the last holds ``UNITS_PER_PART`` whole units (the
-first the header too), so ``committed`` is the parts S3 lists times that: a part
-S3 acknowledged is durable, and what a cut PATCH had buffered of the next part
-is lost and sent again. The lease is ``uploads/<id>.lease``, created with
+first the header too). The whole units that do not fill a part yet are put,
+at ``sync``, as ``uploads/<id>.tail`` (ciphertext too), tagged with the number of
+parts they follow, so ``committed`` is the parts S3 lists times that plus the
+units of a tail that follows them: whatever S3 acknowledged is durable, and a
+tail that a newer part has overtaken no longer counts. The lease is ``uploads/<id>.lease``, created with
 ``If-None-Match: *`` and renewed with ``If-Match`` before each part and every
 ``LEASE_TTL / 3`` seconds; a lease not renewed for ``LEASE_TTL`` (a killed
 worker's) may be taken over, on any replica. A writer that finds its lease taken
@@ -68,7 +70,8 @@ class S3Partials(Partials):
             lease.release()
 
     def committed(self, upload_id: str, layout: Layout) -> int:
-        return len(_whole_parts(self, upload_id, self.record(upload_id)["s3"], layout)) * UNITS_PER_PART
+        parts = _whole_parts(self, upload_id, self.record(upload_id)["s3"], layout)
+        return len(parts) * UNITS_PER_PART + len(_tail(self, upload_id, len(parts), layout)) // layout.unit
 
     def drop(self, upload_id: str, wait: float = DROP_WAIT) -> bool:
         try:
@@ -80,6 +83,7 @@ class S3Partials(Partials):
         try:
             self.storage._quietly(self.client.abort_multipart_upload, Bucket=self.bucket,  # noqa: SLF001
                                   Key=self.storage.prefix + upload_id, UploadId=record["s3"])
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(upload_id, "tail"))
             self.client.delete_object(Bucket=self.bucket, Key=self._key(upload_id, "json"))
         finally:
             lease.release()
@@ -152,14 +156,15 @@ class _Lease:
 
 
 class _S3Writer(Writer):
-    units_per_commit = UNITS_PER_PART
 
     def __init__(self, partials: S3Partials, upload_id: str, s3_upload: str, layout: Layout, lease: _Lease):
         self._p, self._layout, self._lease = partials, layout, lease
         parts = _whole_parts(partials, upload_id, s3_upload, layout)
         self._upload = {"Key": partials.storage.prefix + upload_id, "UploadId": s3_upload, "Parts": parts}
-        self.committed = len(self._upload["Parts"]) * UNITS_PER_PART
-        self._tail = bytearray()
+        self._tail_key = partials._key(upload_id, "tail")
+        self._tail = bytearray(_tail(partials, upload_id, len(parts), layout, read=True))
+        self._stored_tail = len(self._tail)
+        self.committed = self._units()
 
     def append(self, data: bytes) -> None:
         self._tail += data
@@ -174,12 +179,20 @@ class _S3Writer(Writer):
             part_bytes = self._part_bytes()
 
     def sync(self) -> int:
+        whole = self._tail_bytes()
+        if whole and whole != self._stored_tail:
+            self._lease.renew()
+            self._p.client.put_object(Bucket=self._p.bucket, Key=self._tail_key, Body=bytes(self._tail[:whole]),
+                                      Metadata={"parts": str(len(self._upload["Parts"]))})
+            self._stored_tail = whole
+        self.committed = self._units()
         return self.committed
 
     def finish(self, storage_name: str, state: State, last: bytes) -> None:
         self._tail += last
         self._send(bytes(self._tail))
         self._p.storage.adopt(storage_name, self._upload, state)
+        self._p.storage._quietly(self._p.client.delete_object, Bucket=self._p.bucket, Key=self._tail_key)  # noqa: SLF001
 
     def _part_bytes(self) -> int:
         return _part_bytes(self._layout, len(self._upload["Parts"]) + 1)
@@ -187,7 +200,21 @@ class _S3Writer(Writer):
     def _send(self, data: bytes) -> None:
         self._lease.renew()
         self._p.storage._upload_part(self._upload, data)  # noqa: SLF001 - one backend, two modules
-        self.committed = len(self._upload["Parts"]) * UNITS_PER_PART
+        self._stored_tail = 0  # the stored tail, if any, now follows fewer parts than there are
+        self.committed = self._units()
+
+    def _tail_bytes(self) -> int:
+        """The bytes of whole units in the buffered tail (the first part's header with its first unit)."""
+        header = self._layout.header if not self._upload["Parts"] else 0
+        units = max(0, (len(self._tail) - header) // self._layout.unit)
+        return header + units * self._layout.unit if units else 0
+
+    def _units(self) -> int:
+        return len(self._upload["Parts"]) * UNITS_PER_PART + self._stored_units()
+
+    def _stored_units(self) -> int:
+        header = self._layout.header if not self._upload["Parts"] else 0
+        return max(0, (self._stored_tail - header) // self._layout.unit)
 
 
 def _part_bytes(layout: Layout, number: int) -> int:
@@ -206,6 +233,26 @@ def _whole_parts(partials: S3Partials, upload_id: str, s3_upload: str, layout: L
             break
         whole.append({"PartNumber": number, "ETag": part["ETag"]})
     return whole
+
+
+def _tail(partials: S3Partials, upload_id: str, parts: int, layout: Layout, read: bool = False) -> bytes:
+    """The stored tail if it follows exactly ``parts`` parts and holds whole units (``read``: its bytes;
+    otherwise placeholder bytes of its length, from a HEAD request), else nothing."""
+    key, call = partials._key(upload_id, "tail"), partials.client.get_object if read else partials.client.head_object
+    try:
+        obj = call(Bucket=partials.bucket, Key=key)
+    except ClientError as exc:
+        if _code(exc) in _MISSING:
+            return b""
+        raise
+    header = layout.header if parts == 0 else 0
+    size = obj["ContentLength"]
+    if obj.get("Metadata", {}).get("parts") != str(parts) or size <= header or (size - header) % layout.unit:
+        return b""
+    if not read:
+        return bytes(size - header)
+    with obj["Body"] as body:
+        return body.read()
 
 
 def _encode(record: dict) -> bytes:

@@ -12,9 +12,8 @@ against ``NAME_PATTERN``; an upload id is also the storage name its blob gets.
 - ``writer(id, layout)``: a context manager holding the upload's exclusive lease
   across processes and replicas (``Locked`` while another writer holds it; a dead
   writer's lease lapses). Its ``committed`` is the number of whole units durably
-  stored, ``units_per_commit`` the step in which that number grows. ``append(data)``
-  adds bytes, committing what fills a step; ``sync()`` makes every appended whole
-  step durable and returns ``committed``; ``finish(storage_name, state, last)``
+  stored. ``append(data)`` adds whole units (a backend may commit some as they
+  come); ``sync()`` makes every appended unit durable and returns ``committed``; ``finish(storage_name, state, last)``
   stores what was appended, tail included, then ``last``, as the blob
   ``storage_name`` with its first state (``Storage.put``'s guarantees) and frees the data.
 - ``committed(id, layout) -> int``: ``committed`` as a writer would see it, without the lease.
@@ -47,7 +46,6 @@ class Layout:
 
 class Writer(ABC):
     committed: int
-    units_per_commit: int
 
     @abstractmethod
     def append(self, data: bytes) -> None: ...

@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 from stack import Stack  # noqa: E402
 
 MIB = 1 << 20
-PART = 8 * MIB  # the S3 backend's commit step (storage.partial_s3)
+PART = 8 * MIB  # the S3 backend's part (storage.partial_s3)
 SIZE = 3 * PART + MIB + 123
 
 
@@ -101,10 +101,6 @@ def stack(deployment):
         yield running
 
 
-def commit_step(deployment: Deployment) -> int:
-    return CHUNK_SIZE if deployment.backend == "local" else PART
-
-
 def test_cuts_at_ten_offsets_lose_at_most_the_uncommitted_tail(deployment, stack):
     data = os.urandom(SIZE)
     upload = deployment.upload(stack, data)
@@ -112,14 +108,13 @@ def test_cuts_at_ten_offsets_lose_at_most_the_uncommitted_tail(deployment, stack
     cuts = sorted({CHUNK_SIZE, PART, 2 * PART, 2 * PART + 1, SIZE - 50, SIZE - 1,
                    *(rng.randrange(1, SIZE) for _ in range(4))})
     assert len(cuts) == 10
-    step = commit_step(deployment)
     for at in cuts:
         start = upload.offset()
         if at <= start:
             continue
         upload.cut(start, at)
         committed = wait_idle(upload)
-        assert committed % step == 0 and start <= committed <= at and committed < SIZE
+        assert committed % CHUNK_SIZE == 0 and start <= committed <= at and committed < SIZE
     deployment.assert_nothing_revealing(upload)
     upload.resume()
     assert upload.download() == data
@@ -174,7 +169,7 @@ def test_a_restart_of_the_whole_stack_between_two_patches(deployment, stack):
     assert upload.patch(0, PART + MIB).status_code == 204
     stack.stop()
     with deployment.stack() as again:
-        assert upload.offset(again.url) == (PART + MIB if deployment.backend == "local" else PART)
+        assert upload.offset(again.url) == PART + MIB
         upload.resume(again.url)
         assert upload.download(again.url) == data
     stack.start()
@@ -285,7 +280,7 @@ def test_tuspy_uploads_and_resumes_with_a_static_secret_header(deployment, stack
     first.upload(stop_at=PART + MIB)  # then the process "dies"
     again = tus.TusClient(f"{stack.url}/api/uploads", headers=headers).uploader(
         file_stream=io.BytesIO(data), chunk_size=4 * PART, url=first.url)
-    assert again.offset == (PART + MIB if deployment.backend == "local" else PART)
+    assert again.offset == PART + MIB
     again.upload()
     assert again.request.status_code == 200
     # tuspy keeps no answer body: the same secret asks for the result again
