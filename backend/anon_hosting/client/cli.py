@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import files, inputs, output
+from . import files, inputs, output, resume
 from .api import ApiError, Client, NetworkError
 
 DEFAULT_SERVER = "http://127.0.0.1:8080"
@@ -36,6 +36,11 @@ exit codes:
   7  too large or no room: too_large, insufficient_storage, storage_unavailable
   8  refused: unauthorized (upload password), rate_limited, server_busy
   130 interrupted
+
+Files over 8 MiB go up resumably (tus): a dropped connection is retried from
+where the server has the file, and after Ctrl-C or a crash `put --resume FILE`
+goes on from there. Until it finishes, the upload's address and secret are kept
+in ~/.cache/anon-hosting/uploads (mode 0600).
 
 environment:
   ANON_HOSTING_URL              the server (default {DEFAULT_SERVER})
@@ -99,10 +104,18 @@ def put(args: argparse.Namespace) -> int:
         output.note(args, f"this server keeps files at most {output.duration(config['max_expires_in'])}.")
     for path, (token_file, owner_file) in zip(paths, saved, strict=True):
         size = path.stat().st_size
-        with open(path, "rb") as source, output.bar(args, size, path.name) as bar:
-            answer = client.upload(source, size, path.name, expires_in=args.expires,
-                                   max_downloads=args.max_downloads, passphrase=passphrase, password=password,
-                                   progress=bar.update)
+        options = {"expires_in": args.expires, "max_downloads": args.max_downloads, "passphrase": passphrase,
+                   "password": password}
+        with output.bar(args, size, path.name) as bar:
+            if size > resume.THRESHOLD or args.resume:
+                try:
+                    answer = resume.upload(client, path, resume=args.resume, progress=bar.update, **options)
+                except KeyboardInterrupt:
+                    output.note(args, f"to go on later: anon-hosting put --resume {path}")
+                    raise
+            else:
+                with open(path, "rb") as source:
+                    answer = client.upload(source, size, path.name, progress=bar.update, **options)
         if token_file is not None:
             files.write_secret(token_file, answer["token"])
             files.write_secret(owner_file, answer["owner_token"])
@@ -224,6 +237,8 @@ def _parser() -> argparse.ArgumentParser:
     put_.add_argument("-o", "--output", metavar="DIR",
                       help="save NAME.jwe (the token, to share) and NAME.owner-token (to keep) in DIR")
     put_.add_argument("--json", action="store_true", help="print one JSON object per file")
+    put_.add_argument("--resume", action="store_true",
+                      help="go on with an upload of the same files that was interrupted (Ctrl-C, a crash)")
     put_.set_defaults(command=put)
 
     source = "a .jwe file, a share link, - for stdin; asked for when left out"
