@@ -51,8 +51,8 @@ def _tus_resumable(response: Response):
 
 @api.route("/uploads", methods=["OPTIONS"], provide_automatic_options=False)
 def tus_options():
-    return "", 204, {"Tus-Version": VERSION, "Tus-Extension": EXTENSIONS,
-                     "Tus-Max-Size": str(_uploads().files.limits.max_upload_bytes)}
+    return _empty(204, {"Tus-Version": VERSION, "Tus-Extension": EXTENSIONS,
+                        "Tus-Max-Size": str(_uploads().files.limits.max_upload_bytes)})
 
 
 @api.post("/uploads")
@@ -76,7 +76,7 @@ def tus_upload(upload_id: str):
     _check_version()
     if request.method == "HEAD":
         progress = _uploads().offset(upload_id, _secret())
-        return "", 200, {**_headers(progress), "Upload-Length": str(progress.length)}
+        return _empty(200, {**_headers(progress), "Upload-Length": str(progress.length)})
     return jsonify(vars(_uploads().result(upload_id, _secret())))
 
 
@@ -94,14 +94,23 @@ def tus_patch(upload_id: str):
 def tus_delete(upload_id: str):
     _check_version()
     _uploads().terminate(upload_id, _secret())
-    return "", 204
+    return _empty(204)
 
 
 def _progress(progress: Progress, finished_status: int, headers: dict | None = None):
     headers = {**(headers or {}), **_headers(progress)}
     if progress.result is not None:
         return jsonify(vars(progress.result)), finished_status, headers
-    return "", 201 if finished_status == 201 else 204, headers
+    if finished_status == 201:
+        return jsonify({}), 201, headers  # an unfinished creation: a JSON body all the same, always one type
+    return _empty(204, headers)
+
+
+def _empty(status: int, headers: dict | None = None) -> Response:
+    """An answer without a body, and so without a Content-Type."""
+    response = Response(status=status, headers=headers)
+    del response.headers["Content-Type"]
+    return response
 
 
 def _headers(progress: Progress) -> dict:
