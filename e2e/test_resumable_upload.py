@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from helpers import check_token, open_page, saved_download, sha256_file, write_file
 
 MIB = 1 << 20
-SIZE = 40 * MIB + 321  # three PATCHes of 16 MiB at most
+SIZE = 40 * MIB + 321  # a creation and two PATCHes of 16 MiB at most
 UPLOADS = re.compile(r".*/api/uploads/[A-Za-z0-9_-]+$")
 STORED = "Object.keys(localStorage).filter((key) => key.startsWith('anon-hosting.resume.'))"
 
@@ -23,8 +23,9 @@ def send(page, path):
     page.get_by_role("button", name="Send", exact=True).click()
 
 
-def patch_answered(response) -> bool:
-    return response.request.method == "PATCH" and response.status == 204
+def first_part_stored(response) -> bool:
+    """The creation, which carries the first 16 MiB (creation-with-upload), has been answered."""
+    return response.request.method == "POST" and response.url.endswith("/api/uploads") and response.status == 201
 
 
 def download(page, tmp_path):
@@ -39,7 +40,7 @@ def download(page, tmp_path):
 def test_aborted_requests_reconnect_and_the_download_equals_the_file(page, tmp_path):
     source = write_file(tmp_path / "train-ride.bin", SIZE)
     open_page(page)
-    with page.expect_response(patch_answered, timeout=60_000):
+    with page.expect_response(first_part_stored, timeout=60_000):
         send(page, source)
     aborted = []
     page.route(UPLOADS, lambda route: (aborted.append(route.request.method), route.abort("connectionreset")))
@@ -54,7 +55,7 @@ def test_aborted_requests_reconnect_and_the_download_equals_the_file(page, tmp_p
 def test_the_same_file_in_a_new_tab_resumes_where_it_stopped(page, context, tmp_path):
     source = write_file(tmp_path / "closed-tab.bin", SIZE, seed=b"closed tab")
     open_page(page)
-    with page.expect_response(patch_answered, timeout=60_000):
+    with page.expect_response(first_part_stored, timeout=60_000):
         send(page, source)
     assert len(page.evaluate(STORED)) == 1
     page.close()
@@ -74,7 +75,7 @@ def test_the_same_file_in_a_new_tab_resumes_where_it_stopped(page, context, tmp_
 def test_cancel_sends_delete_and_forgets_the_upload(page, tmp_path):
     source = write_file(tmp_path / "cancelled.bin", SIZE, seed=b"cancel")
     open_page(page)
-    with page.expect_response(patch_answered, timeout=60_000):
+    with page.expect_response(first_part_stored, timeout=60_000):
         send(page, source)
     page.route(UPLOADS, lambda route: route.abort() if route.request.method == "PATCH" else route.continue_())
     with page.expect_response(lambda r: r.request.method == "DELETE", timeout=30_000) as deleted:

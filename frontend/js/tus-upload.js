@@ -92,6 +92,7 @@ export function uploadResumable(file, options = {}) {
       metadata,
       retryDelays: RETRY_DELAYS,
       chunkSize: CHUNK_SIZE,
+      uploadDataDuringCreation: true, // a small file is one request, as a plain upload is
       storeFingerprintForResuming: false, // the entry above holds the URL with its secret
       onUploadUrlAvailable() {
         entry.url = upload.url;
