@@ -13,7 +13,8 @@ number of chunks that the store holds durably (``storage.partials``), never the
 last chunk: that one is sealed and stored with ``finish``, in the request that
 brings the upload's last byte, which answers the tokens (``FileService.issue``).
 A finished upload keeps its record ``ttl`` seconds, for ``result``, and then
-answers ``NotFound``; an unfinished one lives ``ttl`` seconds after its last PATCH.
+answers ``NotFound``; an unfinished one lives ``ttl`` seconds after its last PATCH
+(to within ``EXPIRY_STEP``).
 """
 
 import base64
@@ -33,6 +34,7 @@ from .storage import NAME_PATTERN
 from .storage.partials import Layout, Partials
 
 CHUNK = stream.CHUNK_SIZE
+EXPIRY_STEP = 60  # seconds: a PATCH moves the expiry on only when it is this much behind (a record write saved)
 _KEY, _OPTIONS = b"file key", b"options"
 
 
@@ -88,8 +90,9 @@ class ResumableUploads:
         with self.partials.writer(upload_id, layout) as writer:
             if offset != writer.committed * CHUNK:
                 raise Conflict()
-            record["exp"] = now + self.ttl
-            self.partials.save(upload_id, record)
+            if record["exp"] < now + self.ttl - EXPIRY_STEP:
+                record["exp"] = now + self.ttl
+                self.partials.save(upload_id, record)
             sealer = stream.Sealer(keys.open(_KEY, _unb64(record["key"])), _unb64(record["salt"]))
             counter, finishing = writer.committed, False
             try:
