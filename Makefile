@@ -122,6 +122,7 @@ audit: setup
 BENCH_ARGS ?=
 bench: setup
 	$(VPY) bench/perf.py $(BENCH_ARGS)
+	$(VPY) bench/tus.py $(BENCH_ARGS)
 
 # The small-file cost counted by valgrind (user-space instructions of one worker), which the machine's
 # load does not move; see docs/performance.md.
