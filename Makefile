@@ -127,6 +127,7 @@ BENCH_ARGS ?=
 bench: setup
 	$(VPY) bench/perf.py $(BENCH_ARGS)
 	$(VPY) bench/bundles.py $(if $(findstring --large,$(BENCH_ARGS)),--huge)
+	$(VPY) bench/tus.py $(BENCH_ARGS)
 
 # The small-file cost counted by valgrind (user-space instructions of one worker), which the machine's
 # load does not move; see docs/performance.md.

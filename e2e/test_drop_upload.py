@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from helpers import drop_file, open_page, send_staged
 
-UPLOAD = re.compile(r"/api/files(\?.*)?$")
+UPLOAD = re.compile(r"/api/uploads$")  # a resumable upload's creation
 
 
 def uploads_of(page) -> list:

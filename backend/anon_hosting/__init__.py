@@ -27,8 +27,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     from flask import Flask
 
     from . import cli, config, http, keys, logs
-    from .service import FileService, Limits
-    from .storage import from_config
+    from .results import Limits
+    from .resumable import ResumableUploads
+    from .service import FileService
+    from .storage import from_config, partials_for
 
     site = config.load(test_config)
     logs.configure(site.log_format)
@@ -47,6 +49,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     limits = Limits(site.max_upload_bytes, site.default_expires_in, site.max_expires_in, site.max_bundle_files)
     service = FileService(storage, keyring, limits)
     app.extensions["anon_hosting"] = service
+    app.extensions["anon_hosting.uploads"] = ResumableUploads(service, partials_for(storage), site.upload_session_ttl)
     http.init_app(app)
     if site.sweep_interval and not site.testing:
         _start_sweeper_on_first_request(app, service, site)
@@ -54,7 +57,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if site.cors_origins:
         from flask_cors import CORS
         CORS(app, resources={r"/api/*": {"origins": list(site.cors_origins)}},
-             expose_headers=["Content-Disposition", "Content-Length"])
+             expose_headers=["Content-Disposition", "Content-Length", *http.TUS_EXPOSED_HEADERS])
     return app
 
 

@@ -27,7 +27,8 @@ from . import bundle_state, lifecycle, names, tokens
 from .bundle_zip import zip_of
 from .crypto import stream
 from .errors import BadRequest, CorruptFile, NotFound, TooLarge
-from .service import Download, FileInfo, FileService, Uploaded, iso, now_or_clock, wrap
+from .results import Download, FileInfo, Uploaded
+from .service import FileService, iso, now_or_clock, wrap
 
 MANIFEST_VERSION = 1
 SMALL_FILE = 1 << 20  # a file up to this size is read whole, and stored with others in one batch

@@ -46,6 +46,7 @@ DEFAULTS = {
     "S3_PREFIX": "",
     "INSTANCE_ID": "",
     "LOG_FORMAT": "text",
+    "UPLOAD_SESSION_TTL": str(24 * 3600),
 }
 _RATE = re.compile(r"\s*(\d+)\s*/\s*(\d*)\s*(second|minute|hour|day)s?\s*", re.ASCII)
 _UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
@@ -89,6 +90,7 @@ class Config:
     instance_id: str = ""  # echoed by /api/health, so whoever started this server can tell it from another
     log_format: str = "text"  # "text", or "json": one JSON object per log line (anon_hosting.logs)
     max_bundle_files: int = 1000  # files in one upload (a bundle), whose total is held to max_upload_bytes
+    upload_session_ttl: int = 24 * 3600  # seconds a resumable upload lives after its last PATCH, or its completion
 
 
 def load(test_config: dict | None = None) -> Config:
@@ -120,6 +122,7 @@ def load(test_config: dict | None = None) -> Config:
         instance_id=source["INSTANCE_ID"].strip(),
         log_format=_log_format(source),
         max_bundle_files=_positive_int(source, "MAX_BUNDLE_FILES"),
+        upload_session_ttl=_positive_int(source, "UPLOAD_SESSION_TTL"),
     )
     _validate(config)
     return config

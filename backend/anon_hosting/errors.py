@@ -16,7 +16,9 @@ class AppError(Exception):
         super().__init__(message or self.message)
         self.message = message or self.message
         seconds = self.retry_after if retry_after is None else retry_after
-        self.headers = {} if seconds is None else {"Retry-After": str(seconds)}
+        self.headers = dict(getattr(type(self), "headers", {}))  # a class's own headers (tus answers Tus-Version)
+        if seconds is not None:
+            self.headers["Retry-After"] = str(seconds)
 
 
 class BadRequest(AppError):
@@ -132,3 +134,19 @@ class Busy(AppError):
     status, code = 503, "server_busy"
     message = "The server is busy checking other passphrases. Try again in a moment."
     retry_after = 1
+
+
+class Conflict(AppError):
+    status, code = 409, "offset_mismatch"
+    message = "The upload is at another offset. Ask for its offset (HEAD) and resume from there."
+
+
+class Locked(AppError):
+    status, code = 423, "upload_busy"
+    message = "Another request is writing to this upload. Try again in a moment."
+
+
+class PreconditionFailed(AppError):
+    status, code = 412, "unsupported_version"
+    message = "This server speaks tus 1.0.0 only."
+    headers = {"Tus-Version": "1.0.0"}

@@ -13,7 +13,6 @@ import contextlib
 import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from . import lifecycle, names, options, tokens
@@ -31,53 +30,15 @@ from .errors import (
     WrongPassphrase,
 )
 from .keys import KeyRing
+from .results import Download, FileInfo, Limits, Uploaded
 from .storage import Blob, Storage
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_upload_bytes: int
-    default_expires_in: int
-    max_expires_in: int
-    max_bundle_files: int = 1000
-
-
-@dataclass(frozen=True)
-class Uploaded:
-    token: str
-    owner_token: str
-    name: str
-    size: int
-    expires_at: str | None
-    max_downloads: int | None
-    passphrase: bool
-    kind: str = "file"
-
-
-@dataclass(frozen=True)
-class FileInfo:
-    name: str
-    size: int
-    created_at: str
-    expires_at: str | None
-    downloads_left: int | None
-    downloads_in_progress: int
-    kind: str = "file"
-
-
-@dataclass
-class Download:
-    name: str
-    size: int
-    chunks: Iterator[bytes]
-    close: Callable[[], None]
-    content_type: str = "application/octet-stream"
 
 
 class FileService:
     def __init__(self, storage: Storage, keyring: KeyRing, limits: Limits):
         from .bundles import Bundles  # it builds on this class: imported once this module is
         self.storage, self.keyring, self.limits, self.bundles = storage, keyring, limits, Bundles(self)
+        self.sweeps: list[Callable[[float, bool], int]] = []  # more to sweep (resumable uploads), as (now, full)
 
     # -- upload ------------------------------------------------------------------
 
@@ -109,7 +70,17 @@ class FileService:
         except BaseException:
             self.storage.delete(storage_name)
             raise
-        claims = tokens.FileClaims(names.clean(name), storage_name, key, now, expires_at, salt)
+        return self._uploaded(names.clean(name), storage_name, key, salt, now, expires_at, size, opts)
+
+    def reissue(self, name: str, storage_name: str, file_key: bytes, created_at: int, size: int,
+                opts: options.Options) -> Uploaded:
+        """The answer to a finished resumable upload, its tokens issued afresh (its client may ask again)."""
+        salt, key = (None, file_key) if opts.passphrase is None else wrap(file_key, opts.passphrase)
+        return self._uploaded(name, storage_name, key, salt, created_at, created_at + opts.expires_in, size, opts)
+
+    def _uploaded(self, name: str, storage_name: str, key: bytes, salt: bytes | None, now: int, expires_at: int,
+                  size: int, opts: options.Options) -> Uploaded:
+        claims = tokens.FileClaims(name, storage_name, key, now, expires_at, salt)
         owner = tokens.OwnerClaims(storage_name, now, expires_at)
         return Uploaded(tokens.issue(claims, self.keyring), tokens.issue(owner, self.keyring), claims.name,
                         size, iso(expires_at), opts.max_downloads, salt is not None)
@@ -263,7 +234,7 @@ class FileService:
                 removed += self.storage.delete(name)
             elif state["gone"]:
                 removed += self.storage.delete_blob(name)  # a crash between the last download and its delete
-        return removed
+        return removed + sum(sweep(now, full) for sweep in self.sweeps)
 
     def ping(self) -> None:
         self.storage.ping()

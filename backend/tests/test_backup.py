@@ -8,7 +8,8 @@ import pytest
 
 from anon_hosting import backup
 from anon_hosting.keys import KEYSET_FILE, KeyRing
-from anon_hosting.service import FileService, Limits
+from anon_hosting.results import Limits
+from anon_hosting.service import FileService
 from anon_hosting.storage.local import INLINE_MAX, LocalStorage
 
 SECRET = "b" * 40

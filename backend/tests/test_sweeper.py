@@ -7,7 +7,8 @@ import time
 
 from anon_hosting import lifecycle, sweeper
 from anon_hosting.keys import KeyRing
-from anon_hosting.service import FileService, Limits
+from anon_hosting.results import Limits
+from anon_hosting.service import FileService
 from anon_hosting.storage.local import TEMP_PREFIX, LocalStorage
 
 

@@ -36,7 +36,7 @@ export class ApiError extends Error {
   }
 }
 
-function parseJson(text) {
+export function parseJson(text) {
   try {
     return JSON.parse(text);
   } catch {
@@ -53,7 +53,7 @@ function secondsFrom(retryAfter) {
   return Number.isFinite(seconds) ? Math.max(0, Math.ceil(seconds)) : null;
 }
 
-function errorFrom(status, body, retryAfter) {
+export function errorFrom(status, body, retryAfter) {
   const error = body && body.error;
   const wait = secondsFrom(retryAfter);
   if (error && typeof error.code === 'string') {
@@ -100,34 +100,10 @@ export async function deleteFile(ownerToken) {
   await postToken('/api/files/delete', ownerToken);
 }
 
-function uploadQuery({ expiresIn, maxDownloads }) {
-  const query = new URLSearchParams();
-  if (expiresIn !== undefined) query.set('expires_in', String(expiresIn));
-  if (maxDownloads) query.set('max_downloads', String(maxDownloads));
-  const text = query.toString();
-  return text ? `?${text}` : '';
-}
-
-/**
- * Upload one file as a raw body. XMLHttpRequest rather than fetch because
- * only XHR reports upload progress. Options: expiresIn (seconds),
- * maxDownloads (1..1000, or 0/undefined for no limit), passphrase (sent
- * percent-encoded in X-Passphrase, never in the URL), password (only for
- * servers that set UPLOAD_PASSWORD: config.upload_password_required).
- * Returns {promise, cancel}; the promise gives the server's answer
- * {token, owner_token, name, size, expires_at, max_downloads, passphrase}.
- */
-export function uploadFile(file, { expiresIn, maxDownloads, passphrase, password, onProgress } = {}) {
-  const headers = { 'Content-Type': 'application/octet-stream', 'X-File-Name': encodeURIComponent(file.name) };
-  if (passphrase) headers['X-Passphrase'] = encodeURIComponent(passphrase);
-  return postUpload(`/api/files${uploadQuery({ expiresIn, maxDownloads })}`, file, headers, file.size,
-    { password, onProgress });
-}
-
 /**
  * Upload several files as one bundle: multipart, the options first, then one `file` part per
  * item ({file, path}) named by its path in the folder dropped. Same options and answer as
- * uploadFile, plus kind "bundle" and files [{index, name, size}]; onProgress counts body bytes.
+ * uploadResumable (tus-upload.js), plus kind "bundle" and files [{index, name, size}]; onProgress counts body bytes.
  */
 export function uploadBundle(items, { expiresIn, maxDownloads, passphrase, password, onProgress } = {}) {
   const form = new FormData();

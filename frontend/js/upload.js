@@ -5,7 +5,8 @@
  * Choose, then send: files from dropzone.js ("dropzone:file", "dropzone:files")
  * or stage() are staged beside the options (each drop or pick adds to the list,
  * stagedlist.js), checked against the server's limits, and go up (api.js) only
- * when the person presses Send: one file as a raw body, several as one bundle.
+ * when the person presses Send: one file resumably (tus-upload.js: a dropped
+ * connection shows "Reconnecting…" and goes on by itself), several as one bundle.
  * Files that come before /api/config wait staged. Emits "upload:done" (detail:
  * the server's answer) when they are stored.
  * The upload password is kept in sessionStorage (this tab only) once the
@@ -13,7 +14,7 @@
  * passphrase is cleared after each stored file: it belongs to that file.
  */
 
-import { uploadBundle, uploadFile } from './api.js';
+import { uploadBundle } from './api.js';
 import { bindPicker } from './dropzone.js';
 import { fillExpirySelect } from './expiry.js';
 import { formatBytes, formatDuration, formatSize } from './format.js';
@@ -22,6 +23,7 @@ import { messageFor, Notice } from './messages.js';
 import { Progress } from './progress.js';
 import { bindReveal } from './reveal.js';
 import { StagedList } from './stagedlist.js';
+import { uploadResumable } from './tus-upload.js';
 
 const PASSWORD_KEY = 'anon-hosting.upload-password';
 const MAX_PASSPHRASE_BYTES = 1024; // the server's limit, in UTF-8 bytes
@@ -242,7 +244,12 @@ export function Upload(root) {
         onProgress(loaded, total);
       },
     };
-    current = items.length === 1 ? uploadFile(file, options) : uploadBundle(items, options);
+    current = items.length === 1
+      ? uploadResumable(file, {
+        ...options,
+        onReconnecting: (lost) => notice.info(t(lost ? 'upload.reconnecting' : 'upload.sending', { name: file.name })),
+      })
+      : uploadBundle(items, options);
     cancelButton.focus();
     let stored = null;
     let error = null;

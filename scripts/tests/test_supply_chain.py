@@ -231,3 +231,13 @@ def test_the_vendored_qr_module_is_the_locked_npm_package():
     assert (installed / "dist" / "qrcode.mjs").read_bytes() == (VENDOR / "qrcode.js").read_bytes(), (
         "frontend/vendor/qrcode.js is not the locked qrcode-generator: run `npm run vendor` in frontend/ "
         "and update vendor/SHA256SUMS")
+
+
+def test_the_vendored_tus_client_is_the_locked_npm_package():
+    locked = json.loads((FRONTEND / "package-lock.json").read_text())["packages"]["node_modules/tus-js-client"]
+    installed = FRONTEND / "node_modules" / "tus-js-client"
+    assert installed.is_dir(), "frontend/node_modules is missing: `make test` runs `npm ci` there first"
+    assert json.loads((installed / "package.json").read_text())["version"] == locked["version"]
+    assert (installed / "dist" / "tus.min.js").read_bytes() == (VENDOR / "tus.js").read_bytes(), (
+        "frontend/vendor/tus.js is not the locked tus-js-client: run `npm run vendor` in frontend/ "
+        "and update vendor/SHA256SUMS")

@@ -1,9 +1,8 @@
 """The ``anon-hosting`` command: put, get, info and delete files on an Anon Hosting server.
 
-Contract: ``main(argv=None)`` parses the command line, runs one command and
-returns its exit code (table in ``EXIT_CODES``, shown by ``--help``). Results go
-to stdout; progress bars, prompts and errors go to stderr. An error prints the
-server's message and exits with the code of its kind, never with a traceback.
+Contract: ``main(argv=None)`` parses the command line, runs one command and returns its exit code
+(table in ``EXIT_CODES``, shown by ``--help``). Results go to stdout; progress bars, prompts and
+errors to stderr. An error prints the server's message and exits with its kind's code, never a traceback.
 """
 
 import argparse
@@ -12,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import bundle, files, inputs, output
+from . import bundle, files, inputs, output, resume
 from .api import ApiError, Client, NetworkError
 
 DEFAULT_SERVER = "http://127.0.0.1:8080"
@@ -36,6 +35,11 @@ exit codes:
   7  too large or no room: too_large, insufficient_storage, storage_unavailable
   8  refused: unauthorized (upload password), rate_limited, server_busy
   130 interrupted
+
+Files over 8 MiB go up resumably (tus): a dropped connection is retried from
+where the server has the file, and after Ctrl-C or a crash `put --resume FILE`
+goes on from there. Until it finishes, the upload's address and secret are kept
+in ~/.cache/anon-hosting/uploads (mode 0600).
 
 environment:
   ANON_HOSTING_URL              the server (default {DEFAULT_SERVER})
@@ -83,6 +87,8 @@ def put(args: argparse.Namespace) -> int:
     for path in paths:
         if not path.is_file() and not (args.bundle and path.is_dir()):
             raise inputs.InputError(f"not a file: {path}" + ("" if args.bundle else " (--bundle sends folders)"))
+    if args.bundle and args.resume:
+        raise inputs.InputError("--resume goes on with single files, not with a bundle")
     items = bundle.collect(paths) if args.bundle else [(p, p.name) for p in paths]
     saved = _token_files(args.output, [Path(args.name or paths[0].name)] if args.bundle else paths)
     client = _client(args)
@@ -107,10 +113,18 @@ def put(args: argparse.Namespace) -> int:
         return OK
     for path, (token_file, owner_file) in zip(paths, saved, strict=True):
         size = path.stat().st_size
-        with open(path, "rb") as source, output.bar(args, size, path.name) as bar:
-            answer = client.upload(source, size, path.name, expires_in=args.expires,
-                                   max_downloads=args.max_downloads, passphrase=passphrase, password=password,
-                                   progress=bar.update)
+        options = {"expires_in": args.expires, "max_downloads": args.max_downloads, "passphrase": passphrase,
+                   "password": password}
+        with output.bar(args, size, path.name) as bar:
+            if size > resume.THRESHOLD or args.resume:
+                try:
+                    answer = resume.upload(client, path, resume=args.resume, progress=bar.update, **options)
+                except KeyboardInterrupt:
+                    output.note(args, f"to go on later: anon-hosting put --resume {path}")
+                    raise
+            else:
+                with open(path, "rb") as source:
+                    answer = client.upload(source, size, path.name, progress=bar.update, **options)
         _deliver(args, client, answer, token_file, owner_file)
     return OK
 
@@ -240,6 +254,7 @@ def _parser() -> argparse.ArgumentParser:
     put_.add_argument("--bundle", action="store_true",
                       help="send the files, and the files in FOLDERs, as one bundle behind one token")
     put_.add_argument("--name", metavar="NAME", help="the bundle's zip name (default: from its files)")
+    put_.add_argument("--resume", action="store_true", help="go on with an interrupted upload of the same file")
     put_.set_defaults(command=put)
 
     source = "a .jwe file, a share link, - for stdin; asked for when left out"

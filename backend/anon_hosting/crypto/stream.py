@@ -1,7 +1,8 @@
 """Chunked authenticated encryption: the STREAM construction on AES-256-GCM.
 
 Contract: ``encrypt(file_key, chunks)`` turns an iterable of plaintext pieces of
-any size into an iterator of blob bytes; ``open_blob(file_key, read, length)``
+any size into an iterator of blob bytes (``Sealer`` seals one chunk at a time, for a
+writer that resumes); ``open_blob(file_key, read, length)``
 checks a blob's header and returns a ``Plaintext`` whose ``size`` is known before
 any chunk is decrypted and whose iterator yields verified plaintext chunks. Every
 failure raises the single opaque ``DecryptError``. Nothing here touches disk.
@@ -60,7 +61,7 @@ def _payload_aead(file_key: bytes, salt: bytes) -> AESGCM:
     return AESGCM(hkdf.derive(file_key))
 
 
-def _blocks(pieces: Iterable[bytes], size: int) -> Iterator[bytes]:
+def blocks(pieces: Iterable[bytes], size: int) -> Iterator[bytes]:
     """Re-cut pieces into blocks of exactly ``size``; always ends with one short (maybe empty) block."""
     buf = bytearray()
     for piece in pieces:
@@ -76,20 +77,29 @@ def _blocks(pieces: Iterable[bytes], size: int) -> Iterator[bytes]:
 
 def encrypt(file_key: bytes, pieces: Iterable[bytes], *, chunk_code: int = CHUNK_CODE,
             salt: bytes | None = None) -> Iterator[bytes]:
-    if not MIN_CHUNK_CODE <= chunk_code <= MAX_CHUNK_CODE:
-        raise ValueError("unsupported chunk size")
-    salt = os.urandom(SALT_SIZE) if salt is None else salt
-    header = _HEADER.pack(MAGIC, VERSION, chunk_code, salt)
-    aead = _payload_aead(file_key, salt)
-    yield header
-    blocks = _blocks(pieces, 1 << chunk_code)
-    pending, counter = next(blocks), 0
-    for block in blocks:
+    sealer = Sealer(file_key, os.urandom(SALT_SIZE) if salt is None else salt, chunk_code)
+    yield sealer.header
+    cut = blocks(pieces, 1 << chunk_code)
+    pending, counter = next(cut), 0
+    for block in cut:
         if not block:  # the trailing empty block: ``pending`` is the last chunk
             break
-        yield aead.encrypt(_nonce(counter, False), pending, header)
+        yield sealer.seal(counter, pending, last=False)
         pending, counter = block, counter + 1
-    yield aead.encrypt(_nonce(counter, True), pending, header)
+    yield sealer.seal(counter, pending, last=True)
+
+
+class Sealer:
+    """Seals any one chunk of a blob on its own (a resumed upload's writer): the bytes ``encrypt`` would give."""
+
+    def __init__(self, file_key: bytes, salt: bytes, chunk_code: int = CHUNK_CODE):
+        if not MIN_CHUNK_CODE <= chunk_code <= MAX_CHUNK_CODE:
+            raise ValueError("unsupported chunk size")
+        self.header = _HEADER.pack(MAGIC, VERSION, chunk_code, salt)
+        self._aead = _payload_aead(file_key, salt)
+
+    def seal(self, counter: int, plaintext: bytes, last: bool) -> bytes:
+        return self._aead.encrypt(_nonce(counter, last), plaintext, self.header)
 
 
 class Plaintext:

@@ -15,10 +15,12 @@ URL from the client's Host header.
 
 from flask import Flask
 
-from . import errors, metrics
+from . import errors, metrics, tus
 from .api import api
 from .proxies import TrustedProxyFix
 from .ratelimit import ClientLimits
+
+TUS_EXPOSED_HEADERS = tus.EXPOSED_HEADERS
 
 
 def init_app(app: Flask) -> None:

@@ -17,7 +17,8 @@ from importlib.resources import files
 from flask import Blueprint, Response, current_app, request
 
 from ..errors import BadRequest, Unauthorized, WrongPassphrase
-from ..service import FileInfo, FileService, Uploaded
+from ..results import FileInfo, Uploaded
+from ..service import FileService
 from . import ratelimit
 from .errors import error_response
 from .headers import API_HEADERS, download_headers
@@ -116,7 +117,7 @@ def _openapi_text() -> str:
 
 @api.post("/files")
 def upload():
-    _check_upload_password()
+    check_upload_password()
     limit, max_files = _service().limits.max_upload_bytes, _service().bundles.max_files
     request.max_content_length = multipart_limit(limit, max_files)
     body = upload_body(request, limit, max_files)
@@ -161,7 +162,7 @@ def _credentials() -> tuple[object, str | None]:
     return token, passphrase
 
 
-def _check_upload_password() -> None:
+def check_upload_password() -> None:
     password = current_app.config["SITE"].upload_password
     if not password:
         return

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from ..errors import RateLimited
 
 TOKEN_ENDPOINTS = frozenset({"api.info", "api.retrieve", "api.delete"})
-UPLOAD_ENDPOINTS = frozenset({"api.upload"})
+UPLOAD_ENDPOINTS = frozenset({"api.upload", "api.tus_create"})
 TOO_MANY_REQUESTS = "Too many requests from your address. Wait a moment and try again."
 
 

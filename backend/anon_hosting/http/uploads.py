@@ -12,8 +12,8 @@ percent-encoded ``X-Passphrase`` header, never from the URL). ``X-File-Name``
 and ``X-Passphrase`` holding raw non-ASCII bytes are refused (``BadRequest``
 naming the header), never read as Latin-1. A body that stalls past the
 server's socket timeout raises ``RequestTimeout``.
-``finish_body(request)`` reads what an answer left unread of a body declared
-no longer than ``FINISH_LIMIT`` bytes, and never raises.
+``finish_body(request, limit)`` reads what an answer left unread of a body declared
+no longer than ``limit`` (default ``FINISH_LIMIT``) bytes, and never raises.
 ``credentials_from(request)`` returns the token and optional passphrase from a
 JSON or form-encoded body, and ``file_index_from(request)`` its optional ``file``
 index; JSON nested too deeply to parse is ``BadRequest``.
@@ -100,8 +100,8 @@ def _credentials_body(request: Request):
     raise UnsupportedMediaType('Send the token as JSON {"token": "..."} or as a form field named token.')
 
 
-def finish_body(request: Request) -> None:
-    """Read the rest of a small request body (a Content-Length up to FINISH_LIMIT) before the answer goes out.
+def finish_body(request: Request, limit: int = FINISH_LIMIT) -> None:
+    """Read the rest of a small request body (a Content-Length up to ``limit``) before the answer goes out.
 
     nginx streams every API request's body to us (proxy_request_buffering off, so that no upload
     touches its disk). An answer given from the headers alone (a token in the URL, a wrong
@@ -113,7 +113,7 @@ def finish_body(request: Request) -> None:
     before sending it, is answered at once, and nginx closes that connection as before. Any error
     here means the client is gone or its body is broken; the answer goes out all the same.
     """
-    if request.content_length is None or request.content_length > FINISH_LIMIT:
+    if request.content_length is None or request.content_length > limit:
         return
     try:
         stream = _body_stream(request)
@@ -121,6 +121,12 @@ def finish_body(request: Request) -> None:
             pass
     except (OSError, HTTPException, ValueError):  # gunicorn's NoMoreData is an OSError
         return
+
+
+def body_chunks(request: Request, max_bytes: int) -> Iterator[bytes]:
+    """A raw body as it arrives (``TooLarge`` when its Content-Length is over ``max_bytes``)."""
+    _check_length(request, max_bytes)
+    return _read(request)
 
 
 def _check_length(request: Request, limit: int) -> None:

@@ -111,3 +111,13 @@ def from_config(config) -> Storage:
         return S3Storage(config.s3_bucket, config.s3_prefix, config.s3_endpoint_url)
     from .local import LocalStorage
     return LocalStorage(config.storage_dir)
+
+
+def partials_for(storage: Storage):
+    """The store of unfinished resumable uploads beside ``storage`` (``storage.partials``)."""
+    from .local import LocalStorage
+    if isinstance(storage, LocalStorage):
+        from .partial_local import LocalPartials
+        return LocalPartials(storage)
+    from .partial_s3 import S3Partials
+    return S3Partials(storage)

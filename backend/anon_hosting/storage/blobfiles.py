@@ -2,8 +2,8 @@
 
 Contract. ``write(name, chunks) -> size`` writes a complete fsynced temp file
 (``durable.write_temp``), hard-links it to ``<name>`` (a link never replaces: a
-taken name raises FileExistsError) and fsyncs the folder, so the name is durable
-when it returns; on any error nothing of it is left. ``open(name)`` reads one,
+taken name raises FileExistsError; ``link`` does this for any durable file) and
+fsyncs the folder, so the name is durable when it returns; on any error nothing of it is left. ``open(name)`` reads one,
 ``remove(name)`` unlinks one durably, and ``leftovers(named, now)`` removes what
 dead writers left: temp files whose lock is free, and blob files that ``named``
 (the index's rows) does not hold once they are ``ORPHAN_MIN_AGE`` old.
@@ -27,17 +27,21 @@ class BlobFiles:
 
     def write(self, name: str, chunks: Iterable[bytes]) -> int:
         tmp, size = durable.write_temp(self.root, chunks)
-        path = self.root / name
         try:
-            os.link(tmp, path)
+            self.link(tmp, name)
         finally:
             tmp.unlink()
+        return size
+
+    def link(self, source: Path, name: str) -> None:
+        """Hard-link the durable file ``source`` (in this file system) to ``<name>``, durably; never replaces."""
+        path = self.root / name
+        os.link(source, path)
         try:
             durable.fsync_folder(self.root)
         except BaseException:
             path.unlink()
             raise
-        return size
 
     def open(self, name: str) -> Blob:
         try:

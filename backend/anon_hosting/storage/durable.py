@@ -23,7 +23,7 @@ from ..errors import InsufficientStorage
 TEMP_PREFIX = ".tmp-"
 WRITEBACK_STEP = 8 << 20  # bytes between two background flushes of a file being written
 SWEEP_MIN_AGE = 10  # seconds: covers the instant between O_EXCL create and flock
-_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
 def write_temp(folder: Path, chunks: Iterable[bytes]) -> tuple[Path, int]:
@@ -32,7 +32,7 @@ def write_temp(folder: Path, chunks: Iterable[bytes]) -> tuple[Path, int]:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as f:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-            flusher, size = _Flusher(f.fileno()), 0
+            flusher, size = Flusher(f.fileno()), 0
             try:
                 for chunk in chunks:
                     f.write(chunk)
@@ -45,7 +45,7 @@ def write_temp(folder: Path, chunks: Iterable[bytes]) -> tuple[Path, int]:
             os.fsync(f.fileno())
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError) and exc.errno in _FULL:
+        if isinstance(exc, OSError) and exc.errno in FULL_ERRNOS:
             raise InsufficientStorage() from exc
         raise
     return tmp, size
@@ -76,7 +76,7 @@ def sweep_temp_file(path: Path, now: float) -> int:
         os.close(fd)
 
 
-class _Flusher:
+class Flusher:
     """Flushes a file being written in the background, one ``fdatasync`` at a time, each WRITEBACK_STEP bytes.
 
     The final fsync, the one a 201 waits for, then has only the tail left to write, instead of the whole

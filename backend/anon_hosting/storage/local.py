@@ -66,6 +66,16 @@ class LocalStorage(Storage):
                 raise
             raise StorageUnavailable() from exc
 
+    def adopt(self, name: str, source: Path, state: State) -> None:
+        """Make the durable file ``source`` (in this folder's file system) the blob ``name``, then give it
+        its row, as ``put`` would; ``source`` stays for the caller to remove."""
+        self._files.link(source, check_name(name))
+        try:
+            self._index.insert(name, state, None, source.stat().st_size)
+        except BaseException:
+            self._files.remove(name, durably=False)
+            raise
+
     def open(self, name: str) -> Blob:
         inline, _ = self._index.blob(check_name(name))
         if inline is not None:

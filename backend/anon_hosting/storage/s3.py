@@ -8,7 +8,8 @@ is completed, also with ``If-None-Match: *`` (a file that fits in one part is on
 overwritten, and on any error (the chunks raising, a closed generator, S3
 refusing) the multipart upload is aborted and the state removed again. Unfinished
 multipart uploads are S3's temp files: a writer killed mid-upload leaves one, and
-``sweep_temp`` aborts those idle for ``TEMP_MAX_IDLE`` seconds.
+``sweep_temp`` aborts those idle for ``TEMP_MAX_IDLE`` seconds, except a resumable upload's while
+its record (``partial_s3``) lives.
 
 State updates are compare-and-swap: GET (ETag), ``mutate``, PUT with ``If-Match``,
 retried after a short jittered pause when another writer came first (412, or 409
@@ -37,6 +38,7 @@ from .s3_expiry import ExpiryMarkers
 PART_SIZE = 8 * 1024 * 1024
 MIN_PART_SIZE = 5 * 1024 * 1024  # S3's smallest part, except the last one
 STATE_SUFFIX = ".state"
+UPLOADS_FOLDER = "uploads/"  # resumable uploads' records (partial_s3), whose multipart uploads sweep_temp leaves
 TEMP_MAX_IDLE = 3600  # seconds without a new part before an upload counts as abandoned
 UPDATE_TRIES = 12
 LIST_PAGE_SIZE = 1000  # keys per listing request (S3's maximum)
@@ -76,6 +78,17 @@ class S3Storage(Storage):
                 raise InsufficientStorage() from exc
             raise
         return size
+
+    def adopt(self, name: str, upload: dict, state: State) -> None:
+        """Complete ``upload`` ({"Key", "UploadId", "Parts"}, all of blob ``name``) with its state, as put."""
+        state_key = self._keys(name)[1]
+        self._markers.add(name, state["exp"])
+        self._create(state_key, _encode(state))
+        try:
+            self._complete(upload, bytearray())
+        except BaseException:
+            self._quietly(self.client.delete_object, Bucket=self.bucket, Key=state_key)
+            raise
 
     def open(self, name: str) -> Blob:
         obj = self._get(self._keys(name)[0])
@@ -152,8 +165,9 @@ class S3Storage(Storage):
         aborted = 0
         pages = self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket, Prefix=self.prefix)
         for upload in (u for page in pages for u in page.get("Uploads", [])):
-            if not NAME_PATTERN.fullmatch(upload["Key"][len(self.prefix):]):
-                continue
+            name = upload["Key"][len(self.prefix):]
+            if not NAME_PATTERN.fullmatch(name) or self._exists(f"{self.prefix}{UPLOADS_FOLDER}{name}.json"):
+                continue  # not ours, or a resumable upload that its record's expiry governs
             if self._last_activity(upload) > now - TEMP_MAX_IDLE:
                 continue
             try:

@@ -63,10 +63,11 @@ def test_the_app_serves_the_spec_as_yaml(client):
 
 
 def test_every_api_route_is_in_the_spec_and_every_operation_is_a_route(app, spec):
-    routes = {(rule.rule, method) for rule in app.url_map.iter_rules()
+    routes = {(re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule), method) for rule in app.url_map.iter_rules()
               if rule.rule.startswith("/api/") or rule.rule == "/metrics"
               for method in rule.methods - IMPLICIT_METHODS}
-    documented = contract.operations(spec)
+    # tus makes HEAD and OPTIONS part of the contract; Flask adds them to other rules as well
+    documented = {(path, method) for path, method in contract.operations(spec) if method not in IMPLICIT_METHODS}
     assert routes - documented == set(), "routes missing from the spec"
     assert documented - routes == set(), "operations in the spec that the app does not have"
 

@@ -7,8 +7,10 @@ response's description). The last test asserts that the journeys provoked
 every error code a live server can be made to answer without breaking it.
 """
 
+import base64
 import http.client as httplib
 import os
+import socket
 import time
 from urllib.parse import quote
 
@@ -16,7 +18,7 @@ import pytest
 import requests
 from requests.structures import CaseInsensitiveDict
 
-from ..integration.transfer import MultipartBody, connect, raw_upload_head
+from ..integration.transfer import MIB, MultipartBody, connect, raw_upload_head
 from . import spec as contract
 
 FILES, INFO, RETRIEVE, DELETE = "/api/files", "/api/files/info", "/api/files/retrieve", "/api/files/delete"
@@ -179,6 +181,43 @@ def test_upload_password(http, password_server):
     codes = [_code(http("POST", FILES, base=password_server, **_raw(b"x", "a.txt"))) for _ in range(10)]
     assert codes[-1] == "rate_limited"
     assert set(codes) == {"unauthorized", "rate_limited"}
+
+
+def test_a_resumable_upload_and_its_refusals(http, server):
+    secret = base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
+    tus = {"Tus-Resumable": "1.0.0", "Upload-Secret": secret}
+    item = "/api/uploads/{upload_id}"
+    assert http("OPTIONS", "/api/uploads").status_code == 204
+    data = os.urandom(3 * MIB + 5)
+    created = http("POST", "/api/uploads", headers={**tus, "Upload-Length": str(len(data))})
+    location = created.headers["Location"]
+    patch = {**tus, "Content-Type": "application/offset+octet-stream"}
+    wrong = http("PATCH", location, spec_path=item, data=b"x", headers={**patch, "Upload-Offset": "7"})
+    assert wrong.status_code == 409
+    assert http("GET", location, spec_path=item, headers=tus).status_code == 409
+    assert http("GET", location, spec_path=item, headers={"Upload-Secret": secret}).status_code == 412
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as held:  # a PATCH still sending
+        held.sendall((f"PATCH {location} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nUpload-Secret: {secret}\r\n"
+                      f"Upload-Offset: 0\r\nContent-Type: application/offset+octet-stream\r\n"
+                      f"Content-Length: {len(data)}\r\n\r\n").encode() + data[:MIB + 10])
+        for _ in range(100):
+            busy = http("PATCH", location, spec_path=item, data=b"", headers={**patch, "Upload-Offset": str(MIB)})
+            if busy.status_code == 423:
+                break
+            time.sleep(0.1)
+        assert busy.status_code == 423
+    assert http("HEAD", location, spec_path=item, headers=tus).status_code == 200
+    for _ in range(100):  # until the cut PATCH has let go
+        offset = int(http("HEAD", location, spec_path=item, headers=tus).headers["Upload-Offset"])
+        done = http("PATCH", location, spec_path=item, data=data[offset:],
+                    headers={**patch, "Upload-Offset": str(offset)})
+        if done.status_code == 200:
+            break
+        time.sleep(0.1)
+    assert done.status_code == 200
+    assert http("GET", location, spec_path=item, headers=tus).json()["size"] == len(data)
+    assert http("DELETE", location, spec_path=item, headers=tus).status_code == 204
+    assert http("DELETE", location, spec_path=item, headers=tus).status_code == 404
 
 
 def test_every_reachable_error_code_was_seen(checker):

@@ -14,7 +14,8 @@ import pytest
 
 from anon_hosting.errors import NotFound, StorageUnavailable
 from anon_hosting.keys import KeyRing
-from anon_hosting.service import FileService, Limits
+from anon_hosting.results import Limits
+from anon_hosting.service import FileService
 from anon_hosting.storage.s3 import MIN_PART_SIZE, S3Storage
 
 from .stores import STATE, entries, files, has_blob, read_all, reopen, unfinished

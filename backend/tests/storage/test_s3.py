@@ -16,7 +16,8 @@ from botocore.exceptions import ClientError
 from anon_hosting import create_app
 from anon_hosting.errors import InsufficientStorage, NotFound, StorageUnavailable
 from anon_hosting.keys import KeyRing
-from anon_hosting.service import FileService, Limits
+from anon_hosting.results import Limits
+from anon_hosting.service import FileService
 from anon_hosting.storage import s3
 from anon_hosting.storage.s3 import MIN_PART_SIZE, TEMP_MAX_IDLE, S3Storage
 

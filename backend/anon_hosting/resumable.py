@@ -1,0 +1,186 @@
+"""Resumable uploads (tus 1.0): create, offset, append, result, terminate and sweep, the key held by the client.
+
+Contract: every method takes the upload's id and the client's secret (32 to 64
+bytes) and raises ``NotFound`` for an unknown id, a wrong secret and an expired
+upload alike, changing nothing. The file key is random, as for ``FileService``;
+at rest it exists only sealed under a key derived from the secret
+(``crypto.upload_secret``), beside the sealed name and options, a verifier of
+the secret, the stream salt, the length and the expiry (``exp``): nothing that
+opens the blob without the secret. The blob is the STREAM format of
+``crypto.stream``; chunk ``i`` is sealed on its own, so a resumed upload writes
+exactly the bytes one uninterrupted upload would. An offset is always a whole
+number of chunks that the store holds durably (``storage.partials``), never the
+last chunk: that one is sealed and stored with ``finish``, in the request that
+brings the upload's last byte, which answers the tokens (``FileService.issue``).
+A finished upload keeps its record ``ttl`` seconds, for ``result``, and then
+answers ``NotFound``; an unfinished one lives ``ttl`` seconds after its last PATCH
+(to within ``EXPIRY_STEP``).
+"""
+
+import base64
+import json
+import os
+import secrets
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from . import lifecycle, names, options
+from .crypto import stream
+from .crypto.upload_secret import UploadKeys
+from .errors import BadRequest, Conflict, Locked, NotFound, TooLarge
+from .results import Uploaded
+from .service import FileService
+from .storage import NAME_PATTERN
+from .storage.partials import Layout, Partials
+
+CHUNK = stream.CHUNK_SIZE
+EXPIRY_STEP = 60  # seconds: a PATCH moves the expiry on only when it is this much behind (a record write saved)
+_KEY, _OPTIONS = b"file key", b"options"
+
+
+@dataclass(frozen=True)
+class Progress:
+    upload_id: str
+    offset: int
+    length: int
+    expires_at: int
+    result: Uploaded | None = None
+
+
+class ResumableUploads:
+    def __init__(self, files: FileService, partials: Partials, ttl: int):
+        self.files, self.partials, self.ttl = files, partials, ttl
+        files.sweeps.append(self.sweep)
+
+    def create(self, secret: bytes, length: int, metadata: Mapping[str, str], now: float | None = None) -> Progress:
+        now = int(_now(now))
+        if length > self.files.limits.max_upload_bytes:
+            raise TooLarge()
+        opts = self.files.options(metadata)  # the same option rules as a plain upload
+        upload_id = secrets.token_urlsafe(32)
+        keys = UploadKeys(secret, upload_id)
+        meta = {"name": names.clean(metadata.get("filename", "")), "expires_in": opts.expires_in,
+                "max_downloads": opts.max_downloads, "passphrase": opts.passphrase}
+        record = {"v": 1, "length": length, "exp": now + self.ttl, "done": None,
+                  "salt": _b64(os.urandom(stream.SALT_SIZE)), "verifier": _b64(keys.verifier),
+                  "key": _b64(keys.seal(_KEY, secrets.token_bytes(stream.KEY_SIZE))),
+                  "options": _b64(keys.seal(_OPTIONS, json.dumps(meta).encode()))}
+        self.partials.create(upload_id, record)
+        return Progress(upload_id, 0, length, record["exp"])
+
+    def offset(self, upload_id: str, secret: bytes, now: float | None = None) -> Progress:
+        record, _ = self._open(upload_id, secret, now)
+        length = record["length"]
+        if record["done"] is not None:
+            return Progress(upload_id, length, length, record["exp"])
+        units = self.partials.committed(upload_id, _layout(length))
+        return Progress(upload_id, units * CHUNK, length, record["exp"])
+
+    def append(self, upload_id: str, secret: bytes, offset: int, chunks: Iterable[bytes],
+               now: float | None = None) -> Progress:
+        """Seal and store the bytes from ``offset``; a body cut short keeps its whole chunks and re-raises."""
+        now = int(_now(now))
+        record, keys = self._open(upload_id, secret, now)
+        length = record["length"]
+        if record["done"] is not None:
+            if offset != length:
+                raise Conflict()
+            return self._finished(upload_id, record, keys)
+        layout = _layout(length)
+        with self.partials.writer(upload_id, layout) as writer:
+            if offset != writer.committed * CHUNK:
+                raise Conflict()
+            if record["exp"] < now + self.ttl - EXPIRY_STEP:
+                record["exp"] = now + self.ttl
+                self.partials.save(upload_id, record)
+            sealer = stream.Sealer(keys.open(_KEY, _unb64(record["key"])), _unb64(record["salt"]))
+            counter, finishing = writer.committed, False
+            try:
+                for block in stream.blocks(_bounded(chunks, length - offset), CHUNK):
+                    last = counter == layout.max_units
+                    if len(block) < (length - counter * CHUNK if last else CHUNK):
+                        break  # a short tail: sent again from the offset
+                    data = sealer.seal(counter, block, last)
+                    if counter == 0:
+                        data = sealer.header + data
+                    if last:
+                        finishing = True
+                        return self._finish(upload_id, record, keys, writer, data, now)
+                    writer.append(data)
+                    counter += 1
+            finally:
+                if not finishing:  # keep what came whole
+                    committed = writer.sync()
+        return Progress(upload_id, committed * CHUNK, length, record["exp"])
+
+    def result(self, upload_id: str, secret: bytes, now: float | None = None) -> Uploaded:
+        record, keys = self._open(upload_id, secret, now)
+        if record["done"] is None:
+            raise Conflict("The upload is not finished yet.")
+        return self._finished(upload_id, record, keys).result
+
+    def terminate(self, upload_id: str, secret: bytes, now: float | None = None) -> None:
+        self._open(upload_id, secret, now)
+        if not self.partials.drop(upload_id):
+            raise NotFound()
+
+    def sweep(self, now: float | None = None, full: bool = False) -> int:
+        """Drop the records (and an unfinished upload's data) past their expiry; skip one being written."""
+        now, removed = _now(now), 0
+        for upload_id in list(self.partials.ids()):
+            try:
+                if self.partials.record(upload_id)["exp"] <= now:
+                    removed += self.partials.drop(upload_id, wait=0)
+            except (NotFound, Locked):  # gone meanwhile, or being written: its PATCH renews it
+                continue
+        return removed
+
+    def _finish(self, upload_id, record, keys, writer, last: bytes, now: int) -> Progress:
+        meta = json.loads(keys.open(_OPTIONS, _unb64(record["options"])))
+        writer.finish(upload_id, lifecycle.new(now + meta["expires_in"], meta["max_downloads"]), last)
+        record.update(done=now, exp=now + self.ttl)
+        self.partials.save(upload_id, record)
+        return self._finished(upload_id, record, keys)
+
+    def _finished(self, upload_id: str, record: dict, keys: UploadKeys) -> Progress:
+        meta = json.loads(keys.open(_OPTIONS, _unb64(record["options"])))
+        opts = options.Options(meta["expires_in"], meta["max_downloads"], meta["passphrase"])
+        uploaded = self.files.reissue(meta["name"], upload_id, keys.open(_KEY, _unb64(record["key"])),
+                                      record["done"], record["length"], opts)
+        return Progress(upload_id, record["length"], record["length"], record["exp"], uploaded)
+
+    def _open(self, upload_id: str, secret: bytes, now: float | None) -> tuple[dict, UploadKeys]:
+        if not NAME_PATTERN.fullmatch(upload_id):
+            raise NotFound()
+        record = self.partials.record(upload_id)
+        keys = UploadKeys(secret, upload_id)
+        if not keys.matches(_unb64(record["verifier"])) or record["exp"] <= _now(now):
+            raise NotFound()
+        return record, keys
+
+
+def _layout(length: int) -> Layout:
+    """Chunks 0 .. n-2 are appended; chunk n-1, the last (maybe short, or empty for an empty file), finishes."""
+    return Layout(stream.HEADER_SIZE, CHUNK + stream.TAG_SIZE, max(0, (length - 1) // CHUNK))
+
+
+def _bounded(chunks: Iterable[bytes], limit: int) -> Iterable[bytes]:
+    seen = 0
+    for chunk in chunks:
+        seen += len(chunk)
+        if seen > limit:
+            raise BadRequest("The body goes past Upload-Length.")
+        yield chunk
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.b64decode(text)
+
+
+def _now(now: float | None) -> float:
+    return time.time() if now is None else now

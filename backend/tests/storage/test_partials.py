@@ -1,0 +1,90 @@
+"""The partial-upload stores on both backends: records, whole units, leases, finishing and dropping."""
+
+import secrets
+
+import pytest
+
+from anon_hosting.errors import Locked, NotFound
+from anon_hosting.storage import partials_for
+from anon_hosting.storage.partial_s3 import UNITS_PER_PART
+from anon_hosting.storage.partials import Layout
+
+from .stores import entries, has_blob, read_all, reopen, unfinished
+
+UNIT = 1 << 20  # each unit stands for a sealed chunk; S3 needs its parts over 5 MiB
+LAYOUT = Layout(header=38, unit=UNIT, max_units=3 * UNITS_PER_PART)
+STATE = {"v": 1, "exp": 2_000_000_000}
+
+
+def units(count: int, first: bool) -> list[bytes]:
+    return [(b"H" * 38 if first and i == 0 else b"") + bytes([i % 251]) * UNIT for i in range(count)]
+
+
+@pytest.fixture
+def partials(store):
+    return partials_for(store)
+
+
+def new_id() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def test_a_record_is_created_once_read_and_replaced(partials):
+    upload = new_id()
+    partials.create(upload, {"v": 1, "exp": 5})
+    with pytest.raises(FileExistsError):
+        partials.create(upload, {"v": 1, "exp": 6})
+    partials.save(upload, {**partials.record(upload), "exp": 7})
+    assert partials.record(upload)["exp"] == 7 and upload in set(partials.ids())
+    with pytest.raises(NotFound):
+        partials.record(new_id())
+
+
+def test_synced_units_are_committed_and_a_second_writer_is_locked_out(partials, store):
+    upload = new_id()
+    partials.create(upload, {"v": 1, "exp": 5})
+    with partials.writer(upload, LAYOUT) as writer:
+        assert writer.committed == 0
+        for unit in units(UNITS_PER_PART + 2, first=True):
+            writer.append(unit)
+        assert writer.sync() == UNITS_PER_PART + 2
+        with pytest.raises(Locked), partials_for(reopen(store)).writer(upload, LAYOUT):
+            pass
+    assert partials_for(reopen(store)).committed(upload, LAYOUT) == UNITS_PER_PART + 2
+    with partials_for(reopen(store)).writer(upload, LAYOUT) as again:  # another process or replica
+        assert again.committed == UNITS_PER_PART + 2
+
+
+def test_finish_makes_the_blob_a_file_and_drop_removes_the_rest(partials, store):
+    upload = new_id()
+    partials.create(upload, {"v": 1, "exp": 5})
+    data = units(UNITS_PER_PART + 1, first=True)
+    with partials.writer(upload, LAYOUT) as writer:
+        for unit in data:
+            writer.append(unit)
+        writer.sync()
+    with partials.writer(upload, LAYOUT) as writer:  # resumed: the last bytes come with finish
+        writer.finish(upload, STATE, b"last")
+    assert has_blob(store, upload)
+    assert read_all(store.open(upload)) == b"".join(data) + b"last"
+    assert store.read_state(upload) == STATE
+    assert partials.drop(upload) is True
+    assert has_blob(store, upload)  # the file outlives its upload's record
+    with pytest.raises(NotFound):
+        partials.record(upload)
+
+
+def test_dropping_an_unfinished_upload_leaves_nothing(partials, store):
+    upload = new_id()
+    partials.create(upload, {"v": 1, "exp": 5})
+    with partials.writer(upload, LAYOUT) as writer:
+        for unit in units(UNITS_PER_PART + 1, first=True):
+            writer.append(unit)
+        writer.sync()
+    assert partials.drop(upload) is True
+    assert upload not in set(partials.ids())
+    assert not has_blob(store, upload)
+    assert unfinished(store) == []  # S3: the multipart upload is aborted
+    assert [e for e in entries(store) if e != ".uploads"] == []  # local: the folder itself stays, empty
+    assert not any((store.root / ".uploads").iterdir()) if hasattr(store, "root") else True
+    assert partials.drop(upload) is False
