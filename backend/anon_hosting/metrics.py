@@ -33,6 +33,11 @@ CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4  # what every Prometheus since 2.0 reads
 UNMATCHED = "(unmatched)"  # the route of a request no URL rule matched
 COMPLETED, CUT_SHORT, REFUSED = "completed", "cut_short", "refused"
 
+# A process started without gunicorn.conf.py (the flask CLI: backup, restore, sweep) may find the
+# variable set and the folder not made yet; its values go there like a worker's.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], mode=0o700, exist_ok=True)
+
 REQUESTS = Counter("anon_hosting_requests", "Requests answered, by route and status.", ["route", "status"])
 DURATION = Histogram("anon_hosting_request_duration_seconds",
                      "Time from a request's arrival to its answer's last byte, for the API routes.", ["route"],
