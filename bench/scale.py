@@ -217,10 +217,10 @@ def table(results: dict, args) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="perf.py --scale", description=__doc__.splitlines()[0])
-    counts = lambda text: [int(x) for x in text.split(",")]  # noqa: E731
+    counts = lambda text: [int(x) for x in text.split(",") if x not in ("", "none")]  # noqa: E731
     parser.add_argument("--runs", type=int, default=2, help="runs of each measurement (the spread is reported)")
-    parser.add_argument("--local", type=counts, default=[0, 10_000, 100_000], help="local store sizes")
-    parser.add_argument("--s3", type=counts, default=[0, 20_000], help="S3 store sizes")
+    parser.add_argument("--local", type=counts, default=[0, 10_000, 100_000], help="local store sizes (none: skip)")
+    parser.add_argument("--s3", type=counts, default=[0, 20_000], help="S3 store sizes (none: skip)")
     parser.add_argument("--rounds", type=int, default=10, help="interleaved rounds per latency run")
     parser.add_argument("--batch", type=int, default=10, help="round trips per stack and round")
     parser.add_argument("--transfers", type=int, default=8, help="concurrent downloads, and uploads, of the load")
@@ -234,10 +234,10 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(tempfile.mkdtemp(prefix="anon-hosting-scale-", dir=args.workdir))
     results: dict = {}
     try:
-        if "latency" in args.only:
+        if "latency" in args.only and args.local:
             print("latency against files stored, local", flush=True)
             results["local"] = local_latency(root, args)
-        if args.only & {"latency", "s3path"}:
+        if args.only & {"latency", "s3path"} and args.s3:
             print("SeaweedFS: latency against files stored, and the S3 data path", flush=True)
             results["s3"] = s3_phases(root, args)
         if "load" in args.only:
