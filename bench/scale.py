@@ -1,7 +1,7 @@
 """Costs that grow with the work done, not with the files stored: ``make bench BENCH_ARGS=--scale``.
 
     .venv/bin/python bench/perf.py --scale [--runs 2] [--local 0,10000,100000] [--s3 0,20000]
-                                           [--rounds 10] [--batch 10] [--transfers 8] [--size-mib 256]
+                                           [--rounds 50] [--batch 4] [--transfers 8] [--size-mib 256]
                                            [--only latency,load,s3path] [--workdir data/bench] [--json PATH]
 
 Contract: ``main(argv) -> int`` measures on loopback, with the real stack (scripts/stack.py
@@ -221,8 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=2, help="runs of each measurement (the spread is reported)")
     parser.add_argument("--local", type=counts, default=[0, 10_000, 100_000], help="local store sizes (none: skip)")
     parser.add_argument("--s3", type=counts, default=[0, 20_000], help="S3 store sizes (none: skip)")
-    parser.add_argument("--rounds", type=int, default=10, help="interleaved rounds per latency run")
-    parser.add_argument("--batch", type=int, default=10, help="round trips per stack and round")
+    parser.add_argument("--rounds", type=int, default=50, help="interleaved rounds per latency run")
+    parser.add_argument("--batch", type=int, default=4, help="round trips per stack and round")
     parser.add_argument("--transfers", type=int, default=8, help="concurrent downloads, and uploads, of the load")
     parser.add_argument("--size-mib", type=int, default=256, help="size of a large transfer")
     parser.add_argument("--only", type=lambda t: set(t.split(",")), default={"latency", "load", "s3path"})

@@ -37,11 +37,8 @@ PROBE_EVERY = 0.05  # seconds between two short requests of one prober thread
 
 
 def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as f:
-        while block := f.read(MIB):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def transfer(kind: str, url: str, what: str, start_at: float, results) -> None:
