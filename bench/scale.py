@@ -103,9 +103,9 @@ def _latency_runs(stacks: dict, args) -> list[dict]:
 
 
 def local_latency(root: Path, args) -> dict:
+    from anon_hosting.storage.local import LocalStorage
     stores = {}
     for count in args.local:
-        from anon_hosting.storage.local import LocalStorage
         folder = root / f"local-{count}"
         _filled(LocalStorage(folder), count, f"local {count}")
         stores[f"local {count}"] = folder
@@ -114,7 +114,6 @@ def local_latency(root: Path, args) -> dict:
                                                     workdir=root / f"work-{name.replace(' ', '-')}"))
                    for name, folder in stores.items()}
         runs = _latency_runs(running, args)
-    from anon_hosting.storage.local import LocalStorage
     largest = LocalStorage(stores[f"local {max(args.local)}"])
     sweeps = scale_latency.sweep_counts(largest, _service(largest, root), full=True)
     print(scale_latency.format_sweeps(f"  sweep, local, {max(args.local)} stored", sweeps), flush=True)
@@ -164,8 +163,7 @@ def load(root: Path, args) -> list[dict]:
     with StaticStack(static, storage_dir=root / "load", private_dir=root / "private", env=ENV,
                      workdir=root / "work-load") as stack:
         for run in range(args.runs):
-            runs.append(scale_load.concurrent(stack, source, stack.url.rsplit(":", 1)[0] + f":{stack.static_port}",
-                                              args.transfers))
+            runs.append(scale_load.concurrent(stack, source, f"http://127.0.0.1:{stack.static_port}", args.transfers))
             got = runs[-1]
             print(f"  run {run + 1} {args.transfers} x {args.size_mib} MiB: static {got['static'] / MIB:.0f},"
                   f" app download {got['download'] / MIB:.0f}, app upload {got['upload'] / MIB:.0f} MiB/s;"
