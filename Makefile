@@ -44,7 +44,9 @@ help:
 	@echo "make lint         ruff (with its security rules) on backend/, bench/, scripts/ and e2e/; bandit on the package"
 	@echo "make audit        known-vulnerability audit of the locked dependencies (asks PyPI)"
 	@echo "make lock         move backend/requirements*.lock to the current releases, with hashes"
-	@echo "make bench        throughput, memory, small files and bundles vs the machine's limits (BENCH_ARGS=--large adds 1 GiB and a 4.4 GiB zip)"
+	@echo "make bench        throughput, memory, small files, bundles and tus vs the machine's limits (BENCH_ARGS=--large adds"
+	@echo "                  1 GiB and a 4.4 GiB zip; BENCH_ARGS=--scale: latency with 100,000 files stored, 8+8 large"
+	@echo "                  transfers at once, S3 vs boto3)"
 	@echo "make bench-instructions  instructions per small-file round trip, ours vs bare Flask (needs valgrind)"
 	@echo "make compose-up   build and start docker-compose.yml (Docker, or podman where none answers) on HTTP_PORT (8080)"
 	@echo "make compose-test the checks of the running compose stack (restarts, rebuilds and rescales it)"
@@ -122,7 +124,8 @@ audit: setup
 		--exceptions backend/audit-exceptions.txt --reviewed backend/audit-reviewed.txt
 
 # A benchmark, not a test: it starts the real stack (nginx + gunicorn) on loopback, prints a table and
-# rewrites docs/performance.md's generated block and docs/performance.png. BENCH_ARGS=--large adds 1 GiB.
+# rewrites docs/performance.md's generated block and docs/performance.png. BENCH_ARGS=--large adds 1 GiB;
+# BENCH_ARGS=--scale runs bench/scale.py instead (stores filled to 100,000 files, a SeaweedFS; it writes no docs).
 BENCH_ARGS ?=
 bench: setup
 	$(VPY) bench/perf.py $(BENCH_ARGS)

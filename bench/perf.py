@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/perf.py [--large] [--runs 3] [--small-seconds 5] [--only transfers|small]
                                    [--json PATH] [--no-docs] [--workdir data/bench]
+    .venv/bin/python bench/perf.py --scale [...]   (bench/scale.py: its own options and figures)
 
 Contract: ``main(argv) -> int`` starts the real stack (scripts/stack.py ``Stack``:
 nginx + gunicorn, local storage, temporary folders under --workdir, loopback ports only), measures,
@@ -251,6 +252,10 @@ def measure(args: argparse.Namespace, root: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--scale" in argv:  # costs against the files stored and the transfers at once: bench/scale.py
+        import scale
+        return scale.main([arg for arg in argv if arg != "--scale"])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--large", action="store_true", help="add the 1 GiB size")
     parser.add_argument("--runs", type=int, default=3, help="runs per figure (the median is reported)")

@@ -199,7 +199,13 @@ class _S3Writer(Writer):
 
     def _send(self, data: bytes) -> None:
         self._lease.renew()
-        self._p.storage._upload_part(self._upload, data)  # noqa: SLF001 - one backend, two modules
+        upload, client = self._upload, self._p.client
+        if upload["UploadId"] is None:
+            upload["UploadId"] = client.create_multipart_upload(Bucket=self._p.bucket, Key=upload["Key"])["UploadId"]
+        number = len(upload["Parts"]) + 1
+        answer = client.upload_part(Bucket=self._p.bucket, Key=upload["Key"], UploadId=upload["UploadId"],
+                                    PartNumber=number, Body=data)
+        upload["Parts"].append({"PartNumber": number, "ETag": answer["ETag"]})
         self._stored_tail = 0  # the stored tail, if any, now follows fewer parts than there are
         self.committed = self._units()
 

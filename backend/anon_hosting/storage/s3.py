@@ -1,15 +1,16 @@
 """S3 storage: ``<prefix><name>`` (blob) and ``<prefix><name>.state`` (JSON) per file, in one bucket.
 
 Contract (see ``storage.Storage``). The blob's bytes go out first, as a multipart
-upload of ``part_size`` parts, so memory stays at about one part whatever the
-file's size; then the state is created with ``If-None-Match: *``, then the upload
-is completed, also with ``If-None-Match: *`` (a file that fits in one part is one
-``put_object`` instead). Nothing is visible before completion, nothing is ever
-overwritten, and on any error (the chunks raising, a closed generator, S3
-refusing) the multipart upload is aborted and the state removed again. Unfinished
-multipart uploads are S3's temp files: a writer killed mid-upload leaves one, and
-``sweep_temp`` aborts those idle for ``TEMP_MAX_IDLE`` seconds, except a resumable upload's while
-its record (``partial_s3``) lives.
+upload of ``part_size`` parts, each sent while the next is read (``s3_parts``), so
+memory stays at a few parts whatever the file's size; then the state is created
+with ``If-None-Match: *``, then the upload is completed, also with
+``If-None-Match: *`` (a file that fits in one part is one ``put_object`` instead).
+Nothing is visible before completion, nothing is ever overwritten, and on any
+error (the chunks raising, a closed generator, S3 refusing) the parts in flight
+are waited for, the multipart upload is aborted and the state removed again.
+Unfinished multipart uploads are S3's temp files: a writer killed mid-upload
+leaves one, and ``sweep_temp`` aborts those idle for ``TEMP_MAX_IDLE`` seconds, except a
+resumable upload's while its record (``partial_s3``) lives.
 
 State updates are compare-and-swap: GET (ETag), ``mutate``, PUT with ``If-Match``,
 retried after a short jittered pause when another writer came first (412, or 409
@@ -34,6 +35,7 @@ from botocore.exceptions import BotoCoreError, ClientError, IncompleteReadError
 from ..errors import InsufficientStorage, NotFound, StorageUnavailable
 from . import NAME_PATTERN, Blob, State, Storage, check_name, s3_client
 from .s3_expiry import ExpiryMarkers
+from .s3_parts import Parts
 
 PART_SIZE = 8 * 1024 * 1024
 MIN_PART_SIZE = 5 * 1024 * 1024  # S3's smallest part, except the last one
@@ -60,20 +62,21 @@ class S3Storage(Storage):
 
     def put(self, name: str, chunks: Iterable[bytes], state: State) -> int:
         blob_key, state_key = self._keys(name)
-        upload = {"Key": blob_key, "UploadId": None, "Parts": []}
+        parts = Parts(self.client, self.bucket, blob_key, self.part_size)
         try:
             self._markers.add(name, state["exp"])
-            tail, size = self._send_parts(upload, chunks)
+            tail, size = parts.send(chunks)
             self._create(state_key, _encode(state))
             try:
-                self._complete(upload, tail)
+                self._complete(parts, tail)
             except BaseException:
                 self._quietly(self.client.delete_object, Bucket=self.bucket, Key=state_key)
                 raise
         except BaseException as exc:
-            if upload["UploadId"] is not None:
+            parts.settle()
+            if parts.upload_id is not None:
                 self._quietly(self.client.abort_multipart_upload, Bucket=self.bucket, Key=blob_key,
-                              UploadId=upload["UploadId"])
+                              UploadId=parts.upload_id)
             if _code(exc) in _FULL or _status(exc) == 507:
                 raise InsufficientStorage() from exc
             raise
@@ -85,7 +88,7 @@ class S3Storage(Storage):
         self._markers.add(name, state["exp"])
         self._create(state_key, _encode(state))
         try:
-            self._complete(upload, bytearray())
+            self._finish(upload["Key"], upload["UploadId"], upload["Parts"])
         except BaseException:
             self._quietly(self.client.delete_object, Bucket=self.bucket, Key=state_key)
             raise
@@ -184,39 +187,19 @@ class S3Storage(Storage):
         blob_key = self.prefix + check_name(name)
         return blob_key, blob_key + STATE_SUFFIX
 
-    def _send_parts(self, upload: dict, chunks: Iterable[bytes]) -> tuple[bytearray, int]:
-        """Upload every full part as soon as it is full; return what is left (less than a part) and the size."""
-        tail, size = bytearray(), 0
-        for chunk in chunks:
-            tail += chunk
-            size += len(chunk)
-            while len(tail) >= self.part_size:
-                with memoryview(tail) as view:
-                    part = bytes(view[:self.part_size])  # one copy, not two
-                del tail[:self.part_size]
-                self._upload_part(upload, part)
-        return tail, size
-
-    def _upload_part(self, upload: dict, data: bytes) -> None:
-        if upload["UploadId"] is None:
-            upload["UploadId"] = self.client.create_multipart_upload(Bucket=self.bucket, Key=upload["Key"])["UploadId"]
-        number = len(upload["Parts"]) + 1
-        answer = self.client.upload_part(Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"],
-                                         PartNumber=number, Body=data)
-        upload["Parts"].append({"PartNumber": number, "ETag": answer["ETag"]})
-
-    def _complete(self, upload: dict, tail: bytearray) -> None:
-        if upload["UploadId"] is None:
-            self._create(upload["Key"], bytes(tail))
+    def _complete(self, parts: Parts, tail: bytearray) -> None:
+        if parts.upload_id is None:
+            self._create(parts.key, bytes(tail))
             return
-        if tail:
-            self._upload_part(upload, bytes(tail))
+        self._finish(parts.key, parts.upload_id, parts.last(tail))
+
+    def _finish(self, key: str, upload_id: str, done: list[dict]) -> None:
         try:
-            self.client.complete_multipart_upload(Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"],
-                                                  MultipartUpload={"Parts": upload["Parts"]}, IfNoneMatch="*")
+            self.client.complete_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id,
+                                                  MultipartUpload={"Parts": done}, IfNoneMatch="*")
         except ClientError as exc:
             if _code(exc) in _CONFLICT:
-                raise FileExistsError(upload["Key"]) from None
+                raise FileExistsError(key) from None
             raise
 
     def _create(self, key: str, body: bytes) -> None:
