@@ -1,5 +1,5 @@
 """axe-core on every view: sender, staged file, result, My uploads, recipient, text reveal, passphrase
-prompt and error states (bad token, file too large, empty text, wrong passphrase, no server settings,
+prompt, the bundle views, and error states (bad token, file too large, empty text, wrong passphrase, no server settings,
 and each error code the API answers, as the recipient's view and the sender's form show it),
 in light and dark mode at 360 and 1280 px: 0 violations at WCAG 2.2 AA.
 
@@ -163,4 +163,32 @@ def test_every_error_state_has_no_wcag_violation(page, new_context, base_url, sc
         page.get_by_role("button", name="Send", exact=True).click()
         expect(page.locator("[data-upload='notice']")).not_to_be_empty()
         found += audit(page, f"upload, {code}")
+    assert found == []
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("width", [360, 1280])
+def test_the_bundle_views_have_no_wcag_violation(page, new_context, scheme, width):
+    """Several files staged (each with its progress bar and Remove), their result, and the recipient's list."""
+    found: list[str] = []
+    page.set_viewport_size({"width": width, "height": 900})
+    page.emulate_media(color_scheme=scheme, reduced_motion="reduce")
+    open_page(page)
+    files = {"notes.txt": b"notes\n", "photos/a.jpg": b"\xff\xd8 not really a jpeg", "c.bin": bytes(256)}
+    page.locator("[data-upload='input']").set_input_files(
+        [{"name": name, "mimeType": "application/octet-stream", "buffer": data} for name, data in files.items()])
+    expect(page.locator(".staged-file")).to_have_count(3)
+    found += audit(page, "bundle staged")
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(page.locator("#token-out")).to_be_visible()
+    page.locator("[data-result='qr'] svg").wait_for()
+    found += audit(page, "bundle result")
+    link = page.locator("#share-link").input_value()
+
+    reader = new_context().new_page()
+    reader.set_viewport_size({"width": width, "height": 900})
+    reader.emulate_media(color_scheme=scheme, reduced_motion="reduce")
+    reader.goto(link)
+    expect(reader.get_by_role("button", name="Download all (.zip)")).to_be_visible()
+    found += audit(reader, "recipient, bundle")
     assert found == []

@@ -1,7 +1,8 @@
 """gunicorn's access logger, building only the atoms our access_log_format uses and writing the line itself.
 
 Contract: ``AccessLogger`` writes the same line as gunicorn's ``glogging.Logger`` for our format
-(tests/test_gunicorn_conf.py compares the two), or with LOG_FORMAT=json one JSON object
+(tests/test_gunicorn_conf.py compares the two), its path scrubbed of anything shaped like a token or
+a storage name (a resumable upload's id becomes its file's storage name), or with LOG_FORMAT=json one JSON object
 (anon_hosting/logs.py), to the same handlers' streams under each handler's lock (which a log
 reopen takes too), without a ``LogRecord``; with syslog or a logging config it is the stock
 logger. Its ``setup`` formats gunicorn's other lines as LOG_FORMAT says. It costs a third of the
@@ -61,7 +62,7 @@ class AccessLogger(glogging.Logger):
         if isinstance(status, str):
             status = status.split(None, 1)[0]
         return {"h": environ.get("REMOTE_ADDR", "-"), "m": environ.get("REQUEST_METHOD"),
-                "U": environ.get("PATH_INFO"), "H": environ.get("SERVER_PROTOCOL"), "s": status,
+                "U": logs.scrub(environ.get("PATH_INFO") or ""), "H": environ.get("SERVER_PROTOCOL"), "s": status,
                 "B": getattr(resp, "sent", None),
                 "M": request_time.seconds * 1000 + request_time.microseconds // 1000,
                 "{x-request-id}o": next((v for k, v in resp.headers if k.lower() == "x-request-id"), "-")}
