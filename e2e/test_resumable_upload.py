@@ -80,6 +80,10 @@ def test_the_same_file_in_a_new_tab_resumes_where_it_stopped(page, context, tmp_
 def test_cancel_sends_delete_and_forgets_the_upload(page, tmp_path):
     source = write_file(tmp_path / "cancelled.bin", SIZE, seed=b"cancel")
     open_page(page)
+    cdp = page.context.new_cdp_session(page)  # about 4 MB/s, so the upload is still going when Cancel is pressed
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions",
+             {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 4_000_000})
     send(page, source)
     wait_for_progress(page, 10)
     with page.expect_response(lambda r: r.request.method == "DELETE", timeout=30_000) as deleted:
