@@ -11,6 +11,9 @@ service such as ``nginx``). A peer that is not among the names' known addresses
 waits, at most ``WAIT`` seconds, for a lookup begun after it arrived, so a proxy
 started again with a new address is believed from its first request, and a slow
 or failing DNS (the proxy's container being recreated) never holds a request longer.
+Lookups run on threads of their own, up to ``MAX_LOOKUPS`` at once, so one that hangs
+(a name that is gone, on a network without an upstream resolver) does not hold back
+the next; an answer replaces the known addresses only if its lookup began later.
 """
 
 import ipaddress
@@ -22,6 +25,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 WAIT = 2.0  # seconds a request from an unknown peer waits for a fresh lookup of the names
 MIN_GAP = 0.1  # seconds between the starts of two lookups, so unknown peers cannot flood the DNS
+MAX_LOOKUPS = 4  # lookups in flight at once, so a hanging DNS cannot pile up threads
 FORWARDED = ("HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST",
              "HTTP_X_FORWARDED_PORT", "HTTP_X_FORWARDED_PREFIX", "HTTP_FORWARDED")
 
@@ -51,9 +55,11 @@ class ProxyAddresses:
         self._resolve = resolve
         self._resolved: frozenset[str] = frozenset()
         self._started = float("-inf")  # when the lookup behind _resolved began
+        self._last_start = float("-inf")  # when the newest lookup began
         self._wanted = float("-inf")  # the arrival of the newest peer waiting for a lookup
+        self._in_flight = 0
         self._cond = threading.Condition()
-        self._lookups: threading.Thread | None = None
+        self._lookups: threading.Thread | None = None  # starts the lookups
 
     def contains(self, addr: str) -> bool:
         try:
@@ -80,14 +86,24 @@ class ProxyAddresses:
     def _look_up(self) -> None:
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._wanted > self._started)
-            time.sleep(max(0.0, self._started + MIN_GAP - time.monotonic()))
-            started, found = time.monotonic(), set()
+                self._cond.wait_for(lambda: self._wanted > self._last_start and self._in_flight < MAX_LOOKUPS)
+            time.sleep(max(0.0, self._last_start + MIN_GAP - time.monotonic()))
+            with self._cond:
+                self._last_start = time.monotonic()
+                self._in_flight += 1
+            threading.Thread(target=self._lookup, args=(self._last_start,), name="proxy-lookup", daemon=True).start()
+
+    def _lookup(self, started: float) -> None:
+        found = set()
+        try:
             for name in self._names:
                 try:
                     found.update(info[4][0] for info in self._resolve(name, None, proto=socket.IPPROTO_TCP))
                 except OSError:  # not resolvable (the proxy's container not started): trust nobody by it
                     continue
+        finally:
             with self._cond:
-                self._resolved, self._started = frozenset(found), started
+                self._in_flight -= 1
+                if started > self._started:
+                    self._resolved, self._started = frozenset(found), started
                 self._cond.notify_all()
