@@ -14,9 +14,10 @@ import os
 import shutil
 
 import pytest
+from stack import Stack
 
 from .log_audit import LogAudit
-from .server import GunicornServer
+from .server import GunicornServer, random_secret_key
 from .site import ComposeSite
 
 SITE_URL = os.environ.get("INTEGRATION_SITE_URL")
@@ -66,3 +67,18 @@ def serve(tmp_path_factory, log_audit):
 def server(serve):
     with serve() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def serve_stack(tmp_path_factory):
+    """``serve_stack(name)``: scripts/stack.py's nginx + gunicorn in a fresh folder (a skip without nginx)."""
+    @contextlib.contextmanager
+    def serve_stack(name: str):
+        if shutil.which("nginx") is None:
+            pytest.skip("nginx is not installed (make system-deps)")
+        root = tmp_path_factory.mktemp(name)
+        env = {"ANON_HOSTING_ENV_FILE": "/dev/null", "SECRET_KEY": random_secret_key()}
+        with Stack(storage_dir=root / "files", private_dir=root / "private", workdir=root / "work", env=env) as running:
+            yield running
+        shutil.rmtree(root / "files", ignore_errors=True)  # blobs: up to hundreds of MiB
+    return serve_stack

@@ -3,31 +3,18 @@ shape, secrets in URLs refused before any body is read, and no secret in nginx's
 """
 
 import json
-import shutil
 import socket
-import sys
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(REPO / "scripts"))
-
-from stack import Stack  # noqa: E402
-
-from .server import random_secret_key  # noqa: E402
 
 SECRET = "SeCrEt0123456789abcdef"
 TOKEN_PATH = f"/api/files/eyJhbGciOiJkaXIi..{SECRET[:16]}.Y2lwaGVydGV4dHg.dGFnMTIzNDU2Nzg5MDEyMzQ1Ng"
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    if shutil.which("nginx") is None:
-        pytest.skip("nginx is not installed (make system-deps)")
-    root = tmp_path_factory.mktemp("nginx-hostile")
-    env = {"ANON_HOSTING_ENV_FILE": "/dev/null", "SECRET_KEY": random_secret_key()}
-    with Stack(storage_dir=root / "files", private_dir=root / "private", workdir=root / "work", env=env) as running:
+def stack(serve_stack):
+    with serve_stack("nginx-hostile") as running:
         yield running
 
 

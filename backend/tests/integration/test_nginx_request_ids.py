@@ -6,29 +6,16 @@ $request_id; the backend answers with it and puts it on its access line, and ngi
 """
 
 import re
-import shutil
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import requests
 
-REPO = Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(REPO / "scripts"))
-
-from stack import Stack  # noqa: E402
-
-from .server import random_secret_key  # noqa: E402
-
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    if shutil.which("nginx") is None:
-        pytest.skip("nginx is not installed (make system-deps)")
-    root = tmp_path_factory.mktemp("request-ids")
-    env = {"ANON_HOSTING_ENV_FILE": "/dev/null", "SECRET_KEY": random_secret_key()}
-    with Stack(storage_dir=root / "files", private_dir=root / "private", workdir=root / "work", env=env) as running:
+def stack(serve_stack):
+    with serve_stack("request-ids") as running:
         yield running
 
 

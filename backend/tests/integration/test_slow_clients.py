@@ -15,7 +15,6 @@ frees a thread from a stalled body.
 """
 
 import json
-import shutil
 import socket
 import sys
 import time
@@ -29,9 +28,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 sys.path.insert(0, str(REPO / "bench"))
 
 import abuse  # noqa: E402
-from stack import NGINX_LIMITS, Stack  # noqa: E402
-
-from .server import random_secret_key  # noqa: E402
+from stack import NGINX_LIMITS  # noqa: E402
 
 CONNECTIONS = 64
 PROBE_TIMEOUT = 10.0
@@ -39,14 +36,9 @@ THREADS = 2 * 8  # gunicorn.conf.py's defaults: workers x threads
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    if shutil.which("nginx") is None:
-        pytest.skip("nginx is not installed (make system-deps)")
-    root = tmp_path_factory.mktemp("slow-clients")
-    env = {"ANON_HOSTING_ENV_FILE": "/dev/null", "SECRET_KEY": random_secret_key()}
-    with Stack(storage_dir=root / "files", private_dir=root / "private", workdir=root / "work", env=env) as running:
+def stack(serve_stack):
+    with serve_stack("slow-clients") as running:
         yield running
-    shutil.rmtree(root / "files", ignore_errors=True)
 
 
 def _probe(port: int, first_address: int) -> abuse.Probe:
