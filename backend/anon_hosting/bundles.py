@@ -28,7 +28,7 @@ from .bundle_zip import zip_of
 from .crypto import stream
 from .errors import BadRequest, CorruptFile, NotFound, TooLarge
 from .results import Download, FileInfo, Uploaded
-from .service import FileService, iso, now_or_clock, wrap
+from .service import FileService, iso, leased, now_or_clock, wrap
 
 MANIFEST_VERSION = 1
 SMALL_FILE = 1 << 20  # a file up to this size is read whole, and stored with others in one batch
@@ -219,22 +219,12 @@ class Bundles:
 
     def _stream(self, name: str, lease: str | None, indices: list[int], size: int, first: bytes,
                 rest: Iterator[bytes]) -> Iterator[bytes]:
-        """Yield the answer; a download counts as ``FileService._stream`` says (``lifecycle.counts``)."""
-        completed, handed_out = False, 0
-        try:
-            renewed = time.monotonic()
-            for chunk in _chain(first, rest):
-                if lease is not None and time.monotonic() - renewed > lifecycle.RENEW_EVERY:
-                    self.storage.update_state(name, lambda s: bundle_state.renew(s, lease, time.time()))
-                    renewed = time.monotonic()
-                handed_out += len(chunk)
-                yield chunk
-            completed = True
-        finally:
-            if lease is not None and (completed or lifecycle.counts(handed_out, size)):
-                self._complete(name, lease, indices)
-            else:
-                self._release(name, lease)
+        def renew() -> None:
+            self.storage.update_state(name, lambda s: bundle_state.renew(s, lease, time.time()))
+
+        def done(counted: bool) -> None:
+            self._complete(name, lease, indices) if lease is not None and counted else self._release(name, lease)
+        return leased([first] if first else [], rest, size, renew if lease is not None else None, done)
 
     def _complete(self, name: str, lease: str, indices: list[int]) -> None:
         try:

@@ -10,6 +10,7 @@ slots, attempts) follows the rules in ``lifecycle``. Time is injectable
 """
 
 import contextlib
+import itertools
 import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -135,25 +136,12 @@ class FileService:
 
     def _stream(self, name: str, lease: str | None, size: int, first: bytes,
                 rest: Iterator[bytes]) -> Iterator[bytes]:
-        """Yield the plaintext. A limited download counts once the caller asks for more after the last chunk,
-        or when it ends early after more than half the plaintext was handed out (``lifecycle.counts``)."""
-        completed, handed_out = False, 0
-        try:
-            renewed = time.monotonic()
-            handed_out += len(first)
-            yield first
-            for chunk in rest:
-                if lease is not None and time.monotonic() - renewed > lifecycle.RENEW_EVERY:
-                    self.storage.update_state(name, lambda s: lifecycle.renew(s, lease, time.time()))
-                    renewed = time.monotonic()
-                handed_out += len(chunk)
-                yield chunk
-            completed = True
-        finally:
-            if lease is not None and (completed or lifecycle.counts(handed_out, size)):
-                self._complete(name, lease)
-            else:
-                self._release(name, lease)
+        def renew() -> None:
+            self.storage.update_state(name, lambda s: lifecycle.renew(s, lease, time.time()))
+
+        def done(counted: bool) -> None:
+            self._complete(name, lease) if lease is not None and counted else self._release(name, lease)
+        return leased([first], rest, size, renew if lease is not None else None, done)
 
     def _complete(self, name: str, lease: str) -> None:
         """Count a download whose last byte was sent. Raising here would cut a connection whose answer is
@@ -252,6 +240,24 @@ class _Counter:
             if self.size > self._limit:
                 raise TooLarge()
             yield chunk
+
+
+def leased(first: Iterable[bytes], rest: Iterable[bytes], size: int, renew: Callable[[], None] | None,
+           done: Callable[[bool], None]) -> Iterator[bytes]:
+    """Yield a download's plaintext, calling ``renew`` every ``lifecycle.RENEW_EVERY`` seconds, then
+    ``done(counted)``: counted once the caller asks for more after the last chunk, or when it ends early
+    after more than half of ``size`` was handed out (``lifecycle.counts``)."""
+    completed, handed_out, renewed = False, 0, time.monotonic()
+    try:
+        for chunk in itertools.chain(first, rest):
+            if renew is not None and time.monotonic() - renewed > lifecycle.RENEW_EVERY:
+                renew()
+                renewed = time.monotonic()
+            handed_out += len(chunk)
+            yield chunk
+        completed = True
+    finally:
+        done(completed or lifecycle.counts(handed_out, size))
 
 
 def wrap(file_key: bytes, passphrase: str) -> tuple[bytes, bytes]:
