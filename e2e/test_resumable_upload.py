@@ -25,6 +25,14 @@ def send(page, path):
     page.get_by_role("button", name="Send", exact=True).click()
 
 
+def throttle(page) -> None:
+    """Uploads at about 4 MB/s, so a 40 MiB one lasts about 10 s."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions",
+             {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 4_000_000})
+
+
 def wait_for_progress(page, percent: int) -> None:
     for _ in range(600):
         if page.evaluate(PROGRESS) >= percent:
@@ -59,6 +67,7 @@ def test_aborted_requests_reconnect_and_the_download_equals_the_file(page, tmp_p
 def test_the_same_file_in_a_new_tab_resumes_where_it_stopped(page, context, tmp_path):
     source = write_file(tmp_path / "closed-tab.bin", SIZE, seed=b"closed tab")
     open_page(page)
+    throttle(page)  # the upload is still going when the tab closes
     send(page, source)
     wait_for_progress(page, 40)
     assert len(page.evaluate(STORED)) == 1
@@ -80,10 +89,7 @@ def test_the_same_file_in_a_new_tab_resumes_where_it_stopped(page, context, tmp_
 def test_cancel_sends_delete_and_forgets_the_upload(page, tmp_path):
     source = write_file(tmp_path / "cancelled.bin", SIZE, seed=b"cancel")
     open_page(page)
-    cdp = page.context.new_cdp_session(page)  # about 4 MB/s, so the upload is still going when Cancel is pressed
-    cdp.send("Network.enable")
-    cdp.send("Network.emulateNetworkConditions",
-             {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 4_000_000})
+    throttle(page)  # the upload is still going when Cancel is pressed
     send(page, source)
     wait_for_progress(page, 10)
     with page.expect_response(lambda r: r.request.method == "DELETE", timeout=30_000) as deleted:
