@@ -4,7 +4,7 @@ Contract: ``zip_of(members)`` takes ``(path, size, open_chunks)`` triples in ord
 iterable of the zip's bytes and its exact length, known before the first byte. Entries are stored
 (the files are mostly compressed already, and a stored entry's length is known, so the answer has a
 Content-Length), each followed by a data descriptor; ZIP64 records appear wherever a size or an offset
-needs them; a non-ASCII name carries the UTF-8 flag (an ASCII name is the same bytes either way).
+needs them; every name is UTF-8 with the UTF-8 flag (bit 11) set, ASCII names too (``zip_utf8``).
 ``open_chunks()`` is called only when its entry's turn comes, so one blob at a time is open; if it
 raises, or yields other than ``size`` bytes, the iteration raises and the answer must be cut, never
 ended cleanly. ``unique_paths(paths)`` renames repeats ``a.jpg`` → ``a (2).jpg``, ignoring case, since
@@ -14,6 +14,10 @@ the folders they are extracted into may.
 from collections.abc import Callable, Iterable, Iterator
 
 from zipstream import ZIP_STORED, ZipStream
+
+from . import zip_utf8
+
+zip_utf8.install()
 
 
 def zip_of(members: Iterable[tuple[str, int, Callable[[], Iterator[bytes]]]]) -> tuple[Iterable[bytes], int]:
