@@ -1,20 +1,26 @@
 """Journey: a resumable upload (tus) survives a dropped network, a closed tab and a cancel.
 
-page.route aborts the upload's requests after its creation and the page shows "Reconnecting…" while
-tus-js-client retries; once they go through again the download equals the dropped file. A tab closed in the
-middle of the PATCH leaves the server with whole chunks, and the same file dropped in a new tab of the same
-browser resumes from that offset; the page forgets the upload's URL and secret once it is done. Cancel sends
-DELETE.
+page.route lets the first PATCH through with only the first COMMITTED bytes and a little more, as when a
+connection drops mid-file: the server keeps the whole chunks, and a HEAD from the test reads that offset.
+Every later PATCH and HEAD is aborted and the page shows "Reconnecting…" while tus-js-client retries; once
+they go through again the page goes on from that offset, not from 0, and the download equals the dropped
+file. A tab closed in the middle of the PATCH leaves the server with whole chunks, and the same file dropped
+in a new tab of the same browser resumes from that offset; the page forgets the upload's URL and secret once
+it is done. Cancel sends DELETE.
 """
 
+import json
 import re
+from urllib.parse import urljoin
 
+import requests
 from playwright.sync_api import expect
 
 from helpers import check_token, open_page, saved_download, sha256_file, write_file
 
 MIB = 1 << 20
 SIZE = 40 * MIB + 321  # over 8 MiB: a creation, then one PATCH with the whole file
+COMMITTED = 5 * MIB  # the whole chunks the first PATCH brings before its connection "drops"
 UPLOADS = re.compile(r".*/api/uploads/[A-Za-z0-9_-]+$")
 STORED = "Object.keys(localStorage).filter((key) => key.startsWith('anon-hosting.resume.'))"
 PROGRESS = "() => document.querySelector(\"[data-upload='progress'] progress\").value"
@@ -50,18 +56,55 @@ def download(page, tmp_path):
     return saved_download(info.value, folder)
 
 
-def test_aborted_requests_reconnect_and_the_download_equals_the_file(page, tmp_path):
+def test_requests_aborted_mid_file_reconnect_and_resume_from_the_committed_offset(page, tmp_path):
     source = write_file(tmp_path / "train-ride.bin", SIZE)
+    with open(source, "rb") as f:
+        head = f.read(COMMITTED + 1000)
     open_page(page)
     aborted = []
-    page.route(UPLOADS, lambda route: (aborted.append(route.request.method), route.abort("connectionreset")))
-    send(page, source)  # created; then every PATCH and HEAD fails until the route goes
+
+    def drop_mid_file(route):
+        if route.request.method == "PATCH" and not aborted and route.request.headers["upload-offset"] == "0":
+            route.continue_(post_data=head)  # the first PATCH, cut 1000 bytes into its sixth chunk
+            return
+        aborted.append(route.request.method)
+        route.abort("connectionreset")
+
+    page.route(UPLOADS, drop_mid_file)
+    send(page, source)
     expect(page.locator("[data-upload='notice']")).to_contain_text("Reconnecting", timeout=30_000)
-    assert "PATCH" in aborted
+    wait_for(page, lambda: "HEAD" in aborted)  # tus-js-client asks for the offset again, and fails
+    assert aborted[0] == "PATCH", aborted
+    [key] = page.evaluate(STORED)
+    entry = json.loads(page.evaluate("(key) => localStorage.getItem(key)", key))
+    entry["url"] = urljoin(page.url, entry["url"])
+    assert server_offset(entry) == COMMITTED  # strictly inside the file: 0 < COMMITTED < SIZE
+
+    resumed = []
+    page.on("request", lambda request: resumed.append(int(request.headers["upload-offset"]))
+            if request.method == "PATCH" else None)
     page.unroute(UPLOADS)
     expect(page.locator("#token-out")).to_be_visible(timeout=120_000)
+    assert resumed == [COMMITTED]  # one PATCH, with the rest of the file from the committed offset
+    assert server_offset(entry) == SIZE
     assert page.evaluate(STORED) == []  # the URL and secret are forgotten once the upload is done
     assert sha256_file(download(page, tmp_path)) == sha256_file(source)
+
+
+def wait_for(page, condition, tries: int = 600) -> None:
+    for _ in range(tries):
+        if condition():
+            return
+        page.wait_for_timeout(50)
+    raise AssertionError("the condition never held")
+
+
+def server_offset(entry: dict) -> int:
+    """The offset the server holds for the page's upload, asked with the page's own URL and secret."""
+    answer = requests.head(entry["url"], timeout=30,
+                           headers={"Tus-Resumable": "1.0.0", "Upload-Secret": entry["secret"]})
+    assert answer.status_code == 200, answer.status_code
+    return int(answer.headers["Upload-Offset"])
 
 
 def test_the_same_file_in_a_new_tab_resumes_where_it_stopped(page, context, tmp_path):

@@ -14,7 +14,11 @@ last chunk: that one is sealed and stored with ``finish``, in the request that
 brings the upload's last byte, which answers the tokens (``FileService.issue``).
 A finished upload keeps its record ``ttl`` seconds, for ``result``, and then
 answers ``NotFound``; an unfinished one lives ``ttl`` seconds after its last PATCH
-(to within ``EXPIRY_STEP``).
+(to within ``EXPIRY_STEP``). The stored blob, not the record's ``done``, says
+whether an upload is finished: a process killed between storing it and marking
+the record leaves an upload that the next request on it (any method) marks and
+answers as finished, and that the sweeper, once the record expires unmarked
+(no token was ever issued for it), deletes with the record.
 """
 
 import base64
@@ -130,21 +134,37 @@ class ResumableUploads:
         now, removed = _now(now), 0
         for upload_id in list(self.partials.ids()):
             try:
-                if self.partials.record(upload_id)["exp"] <= now:
-                    removed += self.partials.drop(upload_id, wait=0)
+                record = self.partials.record(upload_id)
+                if record["exp"] <= now and self.partials.drop(upload_id, wait=0):
+                    removed += 1 + (record["done"] is None and self._orphan_deleted(upload_id))
             except (NotFound, Locked):  # gone meanwhile, or being written: its PATCH renews it
                 continue
         return removed
 
     def _finish(self, upload_id, record, keys, writer, last: bytes, now: int) -> Progress:
-        meta = json.loads(keys.open(_OPTIONS, _unb64(record["options"])))
+        meta = _meta(record, keys)
         writer.finish(upload_id, lifecycle.new(now + meta["expires_in"], meta["max_downloads"]), last)
         record.update(done=now, exp=now + self.ttl)
         self.partials.save(upload_id, record)
         return self._finished(upload_id, record, keys)
 
+    def _orphan_deleted(self, upload_id: str) -> bool:
+        """Delete the file of a dropped record that a killed finish stored but never marked (no token names it)."""
+        return self.partials.stored(upload_id) is not None and self.files.storage.delete(upload_id)
+
+    def _mark_stored(self, upload_id: str, record: dict, keys: UploadKeys) -> None:
+        """Mark ``record`` done if its blob is stored (a finish killed before it marked it) and tidy its data."""
+        state = self.partials.stored(upload_id)
+        if state is None:
+            return
+        meta = _meta(record, keys)
+        done = state["exp"] - meta["expires_in"]  # ``_finish`` made the state's expiry from its own ``now``
+        record.update(done=done, exp=done + self.ttl)
+        self.partials.save(upload_id, record)
+        self.partials.discard(upload_id)
+
     def _finished(self, upload_id: str, record: dict, keys: UploadKeys) -> Progress:
-        meta = json.loads(keys.open(_OPTIONS, _unb64(record["options"])))
+        meta = _meta(record, keys)
         opts = options.Options(meta["expires_in"], meta["max_downloads"], meta["passphrase"])
         uploaded = self.files.reissue(meta["name"], upload_id, keys.open(_KEY, _unb64(record["key"])),
                                       record["done"], record["length"], opts)
@@ -157,7 +177,14 @@ class ResumableUploads:
         keys = UploadKeys(secret, upload_id)
         if not keys.matches(_unb64(record["verifier"])) or record["exp"] <= _now(now):
             raise NotFound()
+        if record["done"] is None:
+            self._mark_stored(upload_id, record, keys)
         return record, keys
+
+
+def _meta(record: dict, keys: UploadKeys) -> dict:
+    """The name and options sealed in ``record``."""
+    return json.loads(keys.open(_OPTIONS, _unb64(record["options"])))
 
 
 def _layout(length: int) -> Layout:

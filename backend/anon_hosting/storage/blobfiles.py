@@ -2,7 +2,7 @@
 
 Contract. ``write(name, chunks) -> size`` writes a complete fsynced temp file
 (``durable.write_temp``), hard-links it to ``<name>`` (a link never replaces: a
-taken name raises FileExistsError; ``link`` does this for any durable file) and
+name taken by another file raises FileExistsError; ``link`` does this for any durable file) and
 fsyncs the folder, so the name is durable when it returns; on any error nothing of it is left. ``open(name)`` reads one,
 ``remove(name)`` unlinks one durably, and ``leftovers(named, now)`` removes what
 dead writers left: temp files whose lock is free, and blob files that ``named``
@@ -34,9 +34,14 @@ class BlobFiles:
         return size
 
     def link(self, source: Path, name: str) -> None:
-        """Hard-link the durable file ``source`` (in this file system) to ``<name>``, durably; never replaces."""
+        """Hard-link the durable file ``source`` (in this file system) to ``<name>``, durably; never replaces.
+        A ``<name>`` that is already ``source`` (linked by a process killed before it could index it) counts."""
         path = self.root / name
-        os.link(source, path)
+        try:
+            os.link(source, path)
+        except FileExistsError:
+            if not os.path.samefile(source, path):
+                raise
         try:
             durable.fsync_folder(self.root)
         except BaseException:

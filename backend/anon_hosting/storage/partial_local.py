@@ -7,7 +7,9 @@ worker's upload is free again at once, for every process on this host and every
 container sharing the volume. ``committed`` is the whole units the file holds;
 a torn tail left by a dead writer is cut off when the next writer opens it.
 ``sync`` fdatasyncs before a PATCH answers. Background flushes every
-``durable.WRITEBACK_STEP`` bytes keep that final sync short.
+``durable.WRITEBACK_STEP`` bytes keep that final sync short. ``finish`` hard-links
+the data file as the blob (``LocalStorage.adopt``) and then unlinks it; the
+blob's index row marks it ``stored``.
 """
 
 import fcntl
@@ -66,6 +68,15 @@ class LocalPartials(Partials):
             return layout.units(self._part(upload_id).stat().st_size)
         except FileNotFoundError:
             raise NotFound() from None
+
+    def stored(self, upload_id: str) -> State | None:
+        try:
+            return self.storage.read_state(upload_id)  # a row names a blob file already durable
+        except NotFound:
+            return None
+
+    def discard(self, upload_id: str) -> None:
+        self._part(upload_id).unlink(missing_ok=True)
 
     def drop(self, upload_id: str, wait: float = DROP_WAIT) -> bool:
         try:
@@ -150,9 +161,8 @@ class _LocalWriter(Writer):
     def finish(self, storage_name: str, state: State, last: bytes) -> None:
         self.append(last)
         self.sync()
-        part = self._partials._part(self._id)  # noqa: SLF001 - the writer belongs to its store
-        self._partials.storage.adopt(storage_name, part, state)
-        part.unlink()
+        self._partials.storage.adopt(storage_name, self._partials._part(self._id), state)  # noqa: SLF001
+        self._partials.discard(self._id)
 
 
 def _storage_error(exc: OSError) -> Exception:

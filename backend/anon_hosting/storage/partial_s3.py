@@ -11,7 +11,8 @@ tail that a newer part has overtaken no longer counts. The lease is ``uploads/<i
 ``If-None-Match: *`` and renewed with ``If-Match`` before each part and every
 ``LEASE_TTL / 3`` seconds; a lease not renewed for ``LEASE_TTL`` (a killed
 worker's) may be taken over, on any replica. A writer that finds its lease taken
-stops with ``Locked`` before it sends another part.
+stops with ``Locked`` before it sends another part. The blob's key exists only
+once CompleteMultipartUpload succeeded, so it marks the upload ``stored``.
 """
 
 import json
@@ -72,6 +73,18 @@ class S3Partials(Partials):
     def committed(self, upload_id: str, layout: Layout) -> int:
         parts = _whole_parts(self, upload_id, self.record(upload_id)["s3"], layout)
         return len(parts) * UNITS_PER_PART + len(_tail(self, upload_id, len(parts), layout)) // layout.unit
+
+    def stored(self, upload_id: str) -> State | None:
+        if not self.storage._exists(self.storage.prefix + check_name(upload_id)):  # noqa: SLF001
+            return None  # its state, created first, may be there without it: a finish cut before completing
+        try:
+            return self.storage.read_state(upload_id)
+        except NotFound:  # deleted meanwhile
+            return None
+
+    def discard(self, upload_id: str) -> None:
+        self.storage._quietly(self.client.delete_object, Bucket=self.bucket,  # noqa: SLF001
+                              Key=self._key(upload_id, "tail"))
 
     def drop(self, upload_id: str, wait: float = DROP_WAIT) -> bool:
         try:
@@ -158,7 +171,7 @@ class _Lease:
 class _S3Writer(Writer):
 
     def __init__(self, partials: S3Partials, upload_id: str, s3_upload: str, layout: Layout, lease: _Lease):
-        self._p, self._layout, self._lease = partials, layout, lease
+        self._p, self._id, self._layout, self._lease = partials, upload_id, layout, lease
         parts = _whole_parts(partials, upload_id, s3_upload, layout)
         self._upload = {"Key": partials.storage.prefix + upload_id, "UploadId": s3_upload, "Parts": parts}
         self._tail_key = partials._key(upload_id, "tail")
@@ -192,7 +205,7 @@ class _S3Writer(Writer):
         self._tail += last
         self._send(bytes(self._tail))
         self._p.storage.adopt(storage_name, self._upload, state)
-        self._p.storage._quietly(self._p.client.delete_object, Bucket=self._p.bucket, Key=self._tail_key)  # noqa: SLF001
+        self._p.discard(self._id)
 
     def _part_bytes(self) -> int:
         return _part_bytes(self._layout, len(self._upload["Parts"]) + 1)

@@ -15,8 +15,13 @@ against ``NAME_PATTERN``; an upload id is also the storage name its blob gets.
   stored. ``append(data)`` adds whole units (a backend may commit some as they
   come); ``sync()`` makes every appended unit durable and returns ``committed``; ``finish(storage_name, state, last)``
   stores what was appended, tail included, then ``last``, as the blob
-  ``storage_name`` with its first state (``Storage.put``'s guarantees) and frees the data.
+  ``storage_name`` with its first state (``Storage.put``'s guarantees) and frees the data
+  (``discard``). A finish that a killed process cut short may be done again: what it stored is
+  taken up, never a second blob.
 - ``committed(id, layout) -> int``: ``committed`` as a writer would see it, without the lease.
+- ``stored(id) -> State | None``: the first state of the blob ``finish`` stored under the id (whole
+  and readable), even if the caller never marked its record; else None.
+- ``discard(id)``: remove what is left of a stored upload's data (none left: nothing to do).
 - ``drop(id) -> bool``: the record and any data (an S3 multipart upload is aborted).
 - ``ids()``: every id that has a record, for the sweeper.
 """
@@ -72,6 +77,12 @@ class Partials(ABC):
 
     @abstractmethod
     def committed(self, upload_id: str, layout: Layout) -> int: ...
+
+    @abstractmethod
+    def stored(self, upload_id: str) -> State | None: ...
+
+    @abstractmethod
+    def discard(self, upload_id: str) -> None: ...
 
     @abstractmethod
     def drop(self, upload_id: str) -> bool: ...

@@ -5,7 +5,8 @@ upload of ``part_size`` parts, each sent while the next is read (``s3_parts``), 
 memory stays at a few parts whatever the file's size; then the state is created
 with ``If-None-Match: *``, then the upload is completed, also with
 ``If-None-Match: *`` (a file that fits in one part is one ``put_object`` instead).
-Nothing is visible before completion, nothing is ever overwritten, and on any
+Nothing is visible before completion, nothing is ever overwritten (but by ``adopt``,
+a state whose blob never came: see there), and on any
 error (the chunks raising, a closed generator, S3 refusing) the parts in flight
 are waited for, the multipart upload is aborted and the state removed again.
 Unfinished multipart uploads are S3's temp files: a writer killed mid-upload
@@ -83,10 +84,16 @@ class S3Storage(Storage):
         return size
 
     def adopt(self, name: str, upload: dict, state: State) -> None:
-        """Complete ``upload`` ({"Key", "UploadId", "Parts"}, all of blob ``name``) with its state, as put."""
-        state_key = self._keys(name)[1]
+        """Complete ``upload`` ({"Key", "UploadId", "Parts"}, all of blob ``name``) with its state, as put.
+        A state without its blob is an adopt's that a killed process cut short: this one's replaces it."""
+        blob_key, state_key = self._keys(name)
         self._markers.add(name, state["exp"])
-        self._create(state_key, _encode(state))
+        try:
+            self._create(state_key, _encode(state))
+        except FileExistsError:
+            if self._exists(blob_key):
+                raise
+            self.client.put_object(Bucket=self.bucket, Key=state_key, Body=_encode(state))
         try:
             self._finish(upload["Key"], upload["UploadId"], upload["Parts"])
         except BaseException:

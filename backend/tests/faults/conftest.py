@@ -7,7 +7,9 @@ with that reason otherwise, and CI runs as root). ``FAULTS_DIR`` holds a
 ``sitecustomize.py`` that a server started with ``fault_env(switch)`` imports
 at start-up: while the file ``switch`` exists, ``os.fsync`` of a regular file
 fails with ENOSPC ("blob": any file over 4 KiB), the fault no local file
-system produces on demand because they all report a full disk at write() time.
+system produces on demand because they all report a full disk at write() time;
+"kill-finished-record" SIGKILLs the process as it is about to store a
+resumable upload's record marked finished (once: it removes the switch).
 """
 
 import contextlib

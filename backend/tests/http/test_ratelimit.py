@@ -48,6 +48,22 @@ def test_an_upload_burst_is_rate_limited_per_address(app_config):
     assert upload(client, "198.51.100.2").status_code == 201
 
 
+def test_a_tus_creation_counts_as_an_upload_and_its_head_and_patch_never_do(app_config):
+    client = make_client(app_config, RATE_LIMIT_UPLOADS="3/minute")
+    secret = "s" * 43
+    tus = {"Tus-Resumable": "1.0.0", "Upload-Secret": secret}
+    created = client.post("/api/uploads", headers={**tus, "Upload-Length": "5"}, **from_addr("198.51.100.1"))
+    assert created.status_code == 201
+    assert [upload(client).status_code for _ in range(2)] == [201] * 2  # one allowance for both kinds
+    assert_rate_limited(client.post("/api/uploads", headers={**tus, "Upload-Length": "5"},
+                                    **from_addr("198.51.100.1")))
+    location = created.headers["Location"]
+    for _ in range(5):
+        assert client.head(location, headers=tus, **from_addr("198.51.100.1")).status_code == 200
+    patch = {**tus, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}
+    assert client.patch(location, data=b"12345", headers=patch, **from_addr("198.51.100.1")).status_code == 200
+
+
 def test_a_token_burst_is_rate_limited_on_info_retrieve_and_delete(app_config):
     client = make_client(app_config, RATE_LIMIT_TOKENS="6/minute")
     token = upload(client).get_json()["token"]
