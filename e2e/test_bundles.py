@@ -28,16 +28,16 @@ def stage_three(page) -> None:
     expect(page.locator(".staged-file")).to_have_count(3)
 
 
-def api_posts(page) -> list[str]:
-    """The path of every POST the page sends to the API, as it sends it."""
+def upload_posts(page) -> list[str]:
+    """Each upload POST the page sends, in order: files (multipart), uploads (tus) or bundles (the join)."""
     posts = []
-    page.on("request", lambda r: posts.append(r.url.split("/api/", 1)[1].split("/")[0])
-            if r.method == "POST" and "/api/" in r.url else None)
+    page.on("request", lambda r: posts.append(r.url.rpartition("/api/")[2])
+            if r.method == "POST" and r.url.rpartition("/api/")[2] in ("files", "uploads", "bundles") else None)
     return posts
 
 
 def test_several_files_are_listed_trimmed_and_sent_as_one_bundle(page, tmp_path):
-    posts = api_posts(page)
+    posts = upload_posts(page)
     stage_three(page)
     for name, data in FILES.items():
         bar = page.get_by_label(f"Progress of {name}")

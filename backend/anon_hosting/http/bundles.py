@@ -19,6 +19,7 @@ from .uploads import MAX_FIELD_BYTES, small_body
 
 ENTRY_BYTES = 4096  # room for an id, a secret and a path of 1024 characters, JSON-escaped
 OPTION_FIELDS = ("expires_in", "max_downloads", "passphrase", "bundle_name")
+NUMBER_FIELDS = ("expires_in", "max_downloads")  # these may also come as JSON numbers
 _OBJECT = '{"uploads": [{"id": "...", "secret": "..."}, ...]}'
 _SHAPE = f"Send {_OBJECT} with the bundle's options."
 
@@ -51,15 +52,16 @@ def _entry(entry: dict) -> Entry:
 
 
 def _options(body: dict) -> dict[str, str]:
-    """The options as the form fields of a multipart bundle: strings, a number given as its digits."""
+    """The options as the form fields of a multipart bundle (null is absent), a number as its digits."""
     fields = {}
     for name in OPTION_FIELDS:
         value = body.get(name)
         if value is None:
             continue
-        if type(value) is int:
+        if type(value) is int and name in NUMBER_FIELDS:
             value = str(value)
         if not isinstance(value, str) or len(value.encode()) > MAX_FIELD_BYTES:
-            raise BadRequest(f"{name} must be a string or a whole number of at most {MAX_FIELD_BYTES} bytes.")
+            raise BadRequest(f"{name} must be a string of at most {MAX_FIELD_BYTES} bytes"
+                             f"{' or a whole number' if name in NUMBER_FIELDS else ''}.")
         fields[name] = value
     return fields
