@@ -1,4 +1,5 @@
-"""Shared steps for the user journeys: upload (UI, drop or HTTP), files on disk, hashes, header checks."""
+"""Shared steps for the user journeys: upload (UI, drop or HTTP), files on disk, hashes, header checks,
+a throttled network and the upload's progress."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import requests
 from playwright.sync_api import Page, expect
 
 CHUNK = 1024 * 1024
+PROGRESS = "() => document.querySelector(\"[data-upload='progress'] progress\").value"  # the total
 
 
 def write_file(path: Path, size: int, seed: bytes = b"anon-hosting") -> Path:
@@ -137,3 +139,20 @@ def saved_download(download, folder: Path) -> Path:
 
 def file_size(path: Path) -> int:
     return os.stat(path).st_size
+
+
+def throttle(page: Page) -> None:
+    """Uploads at about 4 MB/s, so a 40 MiB one lasts about 10 s."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions",
+             {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 4_000_000})
+
+
+def wait_for_progress(page: Page, percent: int) -> None:
+    """Until the upload's progress bar (the total, for a bundle) reaches ``percent``."""
+    for _ in range(600):
+        if page.evaluate(PROGRESS) >= percent:
+            return
+        page.wait_for_timeout(50)
+    raise AssertionError(f"the upload never reached {percent} %")

@@ -1,12 +1,17 @@
 """Journey: several files, or a folder, go up as one bundle behind one token; the recipient sees
-every file and takes one of them, or all of them as one zip, with native form-POST downloads."""
+every file and takes one of them, or all of them as one zip, with native form-POST downloads.
+
+The page sends each file resumably (tus, POST /api/uploads) and then joins them (POST /api/bundles);
+it never posts the multipart form. Cancel deletes the files already sent and the one in flight.
+"""
 
 import io
 import zipfile
 
+import requests
 from playwright.sync_api import expect
 
-from helpers import open_page, send_staged
+from helpers import open_page, send_staged, throttle, wait_for_progress, write_file
 
 FILES = {"a.txt": b"first file\n", "b.txt": b"second file, removed before sending\n", "c.bin": bytes(range(256)) * 40}
 
@@ -23,7 +28,16 @@ def stage_three(page) -> None:
     expect(page.locator(".staged-file")).to_have_count(3)
 
 
+def upload_posts(page) -> list[str]:
+    """Each upload POST the page sends, in order: files (multipart), uploads (tus) or bundles (the join)."""
+    posts = []
+    page.on("request", lambda r: posts.append(r.url.rpartition("/api/")[2])
+            if r.method == "POST" and r.url.rpartition("/api/")[2] in ("files", "uploads", "bundles") else None)
+    return posts
+
+
 def test_several_files_are_listed_trimmed_and_sent_as_one_bundle(page, tmp_path):
+    posts = upload_posts(page)
     stage_three(page)
     for name, data in FILES.items():
         bar = page.get_by_label(f"Progress of {name}")
@@ -34,6 +48,7 @@ def test_several_files_are_listed_trimmed_and_sent_as_one_bundle(page, tmp_path)
     send_staged(page)
     token_field = page.locator("#token-out")
     expect(token_field).to_be_visible()
+    assert posts == ["uploads", "uploads", "bundles"]  # each file through tus, then the join
     assert len(token_field.input_value()) <= 360
     expect(page.locator("[data-result='name']")).to_have_text("a.txt and 1 more.zip")
     share_link = page.locator("#share-link").input_value()
@@ -50,11 +65,12 @@ def test_several_files_are_listed_trimmed_and_sent_as_one_bundle(page, tmp_path)
     with zipfile.ZipFile(saved) as archive:
         assert archive.testzip() is None
         assert {n: archive.read(n) for n in archive.namelist()} == {"a.txt": FILES["a.txt"], "c.bin": FILES["c.bin"]}
-    with page.expect_download() as one:
-        page.get_by_role("button", name="Download c.bin").click()
-    assert one.value.suggested_filename == "c.bin"
-    one.value.save_as(tmp_path / "c.bin")
-    assert (tmp_path / "c.bin").read_bytes() == FILES["c.bin"]
+    for name in ("a.txt", "c.bin"):
+        with page.expect_download() as one:
+            page.get_by_role("button", name=f"Download {name}").click()
+        assert one.value.suggested_filename == name
+        one.value.save_as(tmp_path / name)
+        assert (tmp_path / name).read_bytes() == FILES[name]
 
 
 def test_a_folder_keeps_its_paths(page, tmp_path):
@@ -94,3 +110,31 @@ def test_two_drops_add_up_and_removing_every_file_unstages(page):
     expect(page.locator("[data-upload='staged-name']")).to_have_text("b.txt")
     page.get_by_role("button", name="Remove this file").click()
     expect(page.get_by_role("button", name="Choose a file")).to_be_focused()
+
+
+def test_cancel_deletes_the_files_sent_and_the_one_in_flight(page, tmp_path, base_url):
+    big = write_file(tmp_path / "big.bin", 40 << 20, seed=b"bundle cancel")
+    small = tmp_path / "small.txt"
+    small.write_bytes(b"sent before Cancel")
+    answers, deletes = [], []
+    page.on("response", lambda r: answers.append(r) if r.request.method == "POST" and r.url.endswith("/api/uploads")
+            else None)
+    page.on("request", lambda r: deletes.append(r.url) if r.method == "DELETE" or r.url.endswith("/files/delete")
+            else None)
+    open_page(page)
+    throttle(page)  # the big file is still going when Cancel is pressed
+    page.locator("[data-upload='input']").set_input_files([small, big])
+    page.get_by_role("button", name="Send", exact=True).click()
+    wait_for_progress(page, 10)
+    page.get_by_role("button", name="Cancel upload").click()
+    expect(page.locator("[data-upload='notice']")).to_contain_text("cancelled")
+    small_token = next(a.json()["token"] for a in answers if a.status == 201 and a.json().get("token"))
+    # the big file's upload and the small one's record (DELETE), and the small file itself
+    for _ in range(100):
+        if len(deletes) >= 3:
+            break
+        page.wait_for_timeout(100)
+    assert sum(url.endswith("/api/files/delete") for url in deletes) == 1 and len(deletes) == 3, deletes
+    gone = requests.post(f"{base_url}/api/files/info", json={"token": small_token}, timeout=30)
+    assert gone.status_code == 404
+    assert page.evaluate("Object.keys(localStorage).filter((k) => k.startsWith('anon-hosting.resume.'))") == []

@@ -96,6 +96,13 @@ def test_upload_burst_gets_json_429(tight):
     assert_nginx_429(until_limited(upload, tries=4))
 
 
+def test_a_bundle_join_counts_as_an_upload(tight):
+    def join():
+        return requests.post(f"{tight.url}/api/bundles", json={"uploads": []}, timeout=10)
+
+    assert_nginx_429(until_limited(join, tries=4))
+
+
 def test_page_says_wait(page, tight):
     until_limited(lambda: info(tight.url))
     page.goto(f"{tight.url}/")

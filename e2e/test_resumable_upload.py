@@ -16,35 +16,18 @@ from urllib.parse import urljoin
 import requests
 from playwright.sync_api import expect
 
-from helpers import check_token, open_page, saved_download, sha256_file, write_file
+from helpers import check_token, open_page, saved_download, sha256_file, throttle, wait_for_progress, write_file
 
 MIB = 1 << 20
 SIZE = 40 * MIB + 321  # over 8 MiB: a creation, then one PATCH with the whole file
 COMMITTED = 5 * MIB  # the whole chunks the first PATCH brings before its connection "drops"
 UPLOADS = re.compile(r".*/api/uploads/[A-Za-z0-9_-]+$")
 STORED = "Object.keys(localStorage).filter((key) => key.startsWith('anon-hosting.resume.'))"
-PROGRESS = "() => document.querySelector(\"[data-upload='progress'] progress\").value"
 
 
 def send(page, path):
     page.locator("[data-upload='input']").set_input_files(path)
     page.get_by_role("button", name="Send", exact=True).click()
-
-
-def throttle(page) -> None:
-    """Uploads at about 4 MB/s, so a 40 MiB one lasts about 10 s."""
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("Network.enable")
-    cdp.send("Network.emulateNetworkConditions",
-             {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 4_000_000})
-
-
-def wait_for_progress(page, percent: int) -> None:
-    for _ in range(600):
-        if page.evaluate(PROGRESS) >= percent:
-            return
-        page.wait_for_timeout(50)
-    raise AssertionError(f"the upload never reached {percent} %")
 
 
 def download(page, tmp_path):

@@ -27,6 +27,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from flask import Flask
 
     from . import cli, config, http, keys, logs
+    from .bundle_join import BundleJoin
     from .results import Limits
     from .resumable import ResumableUploads
     from .service import FileService
@@ -49,7 +50,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     limits = Limits(site.max_upload_bytes, site.default_expires_in, site.max_expires_in, site.max_bundle_files)
     service = FileService(storage, keyring, limits)
     app.extensions["anon_hosting"] = service
-    app.extensions["anon_hosting.uploads"] = ResumableUploads(service, partials_for(storage), site.upload_session_ttl)
+    uploads = ResumableUploads(service, partials_for(storage), site.upload_session_ttl)
+    app.extensions["anon_hosting.uploads"] = uploads
+    app.extensions["anon_hosting.joins"] = BundleJoin(service.bundles, uploads)
     http.init_app(app)
     if site.sweep_interval and not site.testing:
         _start_sweeper_on_first_request(app, service, site)

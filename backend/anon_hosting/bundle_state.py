@@ -5,20 +5,37 @@ file; the keys ``exp``, ``max``, ``fails`` and ``gone`` mean the same, so ``life
 ``check_attempts``, ``record_failure`` and the sweeper apply unchanged::
 
     {"v": 1, "exp": int, "max": int | None, "n": files, "done": [downloads per file],
-     "leases": {lease_id: [until, [file indices]]}, "fails": [timestamps], "gone": None | "download_limit_reached"}
+     "leases": {lease_id: [until, [file indices]]}, "fails": [timestamps], "gone": None | "download_limit_reached",
+     "names": [storage name per file]}  # "names" only when the files joined as resumable uploads
+
+The files' storage names (``member_names``) hold no key, so the owner token can delete them: derived
+from the manifest's (``member_name``) for a multipart bundle, listed in ``names`` for a joined one.
 
 A download reserves a slot on each file it sends (every file for a zip), and fails with 410 when any of
 them is used up, or 409 when its slots are all held by downloads in progress. Completing it counts once
 on each of its files; the bundle is ``gone`` once every file is used up.
 """
 
+import base64
+import hashlib
+
 from .errors import DownloadInProgress, DownloadLimitReached
 from .lifecycle import LEASE_SECONDS, LIMIT_REACHED, VERSION, check_available
 
 
-def new(expires_at: int, max_downloads: int | None, files: int) -> dict:
+def new(expires_at: int, max_downloads: int | None, files: int, names: list[str] | None = None) -> dict:
     return {"v": VERSION, "exp": expires_at, "max": max_downloads, "n": files, "done": [0] * files,
-            "leases": {}, "fails": [], "gone": None}
+            "leases": {}, "fails": [], "gone": None, **({"names": names} if names else {})}
+
+
+def member_name(manifest_name: str, index: int) -> str:
+    """The storage name of a multipart bundle's file ``index``: 43 base64url characters, like a random one."""
+    digest = hashlib.sha256(f"anon-hosting bundle member\0{manifest_name}\0{index}".encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode()[:43]
+
+
+def member_names(manifest_name: str, state: dict) -> list[str]:
+    return state.get("names") or [member_name(manifest_name, i) for i in range(state["n"])]
 
 
 def is_bundle(state: dict) -> bool:

@@ -6,9 +6,10 @@ plain file, as ``FileService.upload`` makes it; several make a bundle of at most
 ``max_upload_bytes`` in all. A bundle is its *manifest* (each file's path, size and key, as JSON
 encrypted in the STREAM format under a fresh key and stored under a random name, with the bundle's
 one state object, ``bundle_state``) and one blob per file, stored under a name derived from the
-manifest's (``member_name``), so that the owner token, which holds no key, can delete every blob,
-with a state whose expiry is the bundle's and whose counters are never used. The download token
-holds the manifest's name and key.
+manifest's (``bundle_state.member_name``), so that the owner token, which holds no key, can delete every
+blob, with a state whose expiry is the bundle's and whose counters are never used. The download token
+holds the manifest's name and key. ``seal`` stores a manifest for files already stored, under the
+storage names it is given (``bundle_join``).
 ``info``/``retrieve`` take verified ``BundleClaims``; ``retrieve`` streams file ``file`` or, without
 it, the zip of all files (``bundle_zip``), counting a download on each file it sends.
 ``delete_members(owner_claims)`` deletes the file blobs of the bundle an owner token names.
@@ -16,7 +17,6 @@ it, the zip of all files (``bundle_zip``), counting a download on each file it s
 
 import base64
 import contextlib
-import hashlib
 import json
 import secrets
 import time
@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from . import bundle_state, lifecycle, names, tokens
+from .bundle_state import member_name, member_names
 from .bundle_zip import zip_of
 from .crypto import stream
 from .errors import BadRequest, CorruptFile, NotFound, TooLarge
@@ -51,12 +52,6 @@ class Member:
     path: str
     size: int
     key: bytes
-
-
-def member_name(manifest_name: str, index: int) -> str:
-    """The storage name of a bundle's file ``index``: 43 base64url characters, like a random one."""
-    digest = hashlib.sha256(f"anon-hosting bundle member\0{manifest_name}\0{index}".encode()).digest()
-    return base64.urlsafe_b64encode(digest).decode()[:43]
 
 
 class Bundles:
@@ -89,7 +84,7 @@ class Bundles:
             first = Member(names.clean_path(first_name), size, key)
             state = lifecycle.new(now + early.expires_in, None)
             members, batch = self._store_rest(manifest, first, following, parts, state, used)
-            return self._seal(manifest, members, batch, early, fields, now)
+            return self.seal(manifest, members, batch, early, fields, now)
         except BaseException:
             for name in used:
                 self.storage.delete(name)
@@ -127,14 +122,16 @@ class Bundles:
             following = next(parts, None)
         return members, batch
 
-    def _seal(self, manifest: str, members: list[Member], batch: list, early, fields, now: int) -> BundleUploaded:
+    def seal(self, manifest: str, members: list[Member], batch: list, early, fields, now: int,
+             stored_as: list[str] | None = None) -> BundleUploaded:
         """Store the manifest with the bundle's state (and the files of ``batch``), under the options as
-        they stand after the body."""
+        they stand after the body; ``stored_as`` lists the files' storage names unless they are derived."""
         opts = self.files.options(fields())
         expires_at = now + opts.expires_in
         if opts.expires_in != early.expires_in:
             batch = [(name, blob, {**state, "exp": expires_at}) for name, blob, state in batch]
-            stored = {member_name(manifest, i) for i in range(len(members))} - {name for name, _, _ in batch}
+            every = stored_as or [member_name(manifest, i) for i in range(len(members))]
+            stored = set(every) - {name for name, _, _ in batch}
             for name in stored:
                 self.storage.update_state(name, lambda s: {**s, "exp": expires_at})
         title = _zip_name(fields().get("bundle_name", ""), members)
@@ -142,7 +139,7 @@ class Bundles:
             {"n": m.path, "z": m.size, "k": base64.urlsafe_b64encode(m.key).decode()} for m in members]},
             separators=(",", ":"), ensure_ascii=False).encode()
         manifest_key = secrets.token_bytes(stream.KEY_SIZE)
-        state = bundle_state.new(expires_at, opts.max_downloads, len(members))
+        state = bundle_state.new(expires_at, opts.max_downloads, len(members), stored_as)
         self.storage.put_many([*batch, (manifest, b"".join(stream.encrypt(manifest_key, [body])), state)])
         salt, key = (None, manifest_key) if opts.passphrase is None else wrap(manifest_key, opts.passphrase)
         claims = tokens.BundleClaims(manifest, key, now, expires_at, salt)
@@ -171,6 +168,7 @@ class Bundles:
         claims, key, state = self.files.open(claims, passphrase, now)
         name = claims.storage_name
         title, members = self._manifest(name, key, now)
+        stored = member_names(name, state)
         if file is not None and not 0 <= file < len(members):
             raise BadRequest(f"This bundle has files 0 to {len(members) - 1}.")
         indices = list(range(len(members))) if file is None else [file]
@@ -180,11 +178,11 @@ class Bundles:
             self.storage.update_state(name, lambda s: bundle_state.reserve(s, lease, indices, now_or_clock(now)))
         try:
             if file is None:
-                chunks, size = zip_of((m.path, m.size, self._opener(name, i, m)) for i, m in enumerate(members))
+                chunks, size = zip_of((m.path, m.size, self._opener(stored[i], m)) for i, m in enumerate(members))
                 first, rest, close = b"", iter(chunks), _nothing
             else:
                 size = members[file].size
-                first, rest, close = self._first_chunk(name, file, members[file])
+                first, rest, close = self._first_chunk(stored[file], members[file])
         except BaseException:
             self._release(name, lease)
             raise
@@ -193,8 +191,8 @@ class Bundles:
             return Download(title, size, sent, close, ZIP_TYPE)
         return Download(members[file].path.rpartition("/")[2], size, sent, close)
 
-    def _first_chunk(self, name: str, index: int, member: Member):
-        blob = self._open_member(name, index)
+    def _first_chunk(self, stored_as: str, member: Member):
+        blob = self._open_member(stored_as)
         try:
             plaintext = iter(stream.open_blob(member.key, blob.read, blob.size))
             return next(plaintext, b""), plaintext, blob.close
@@ -202,18 +200,18 @@ class Bundles:
             blob.close()
             raise CorruptFile() from None
 
-    def _opener(self, name: str, index: int, member: Member) -> Callable[[], Iterator[bytes]]:
+    def _opener(self, stored_as: str, member: Member) -> Callable[[], Iterator[bytes]]:
         def chunks() -> Iterator[bytes]:
-            blob = self._open_member(name, index)
+            blob = self._open_member(stored_as)
             try:
                 yield from stream.open_blob(member.key, blob.read, blob.size)
             finally:
                 blob.close()
         return chunks
 
-    def _open_member(self, name: str, index: int):
+    def _open_member(self, stored_as: str):
         try:
-            return self.storage.open(member_name(name, index))
+            return self.storage.open(stored_as)
         except NotFound:
             raise CorruptFile() from None  # a file of a live bundle is gone: the bundle is broken
 
@@ -231,8 +229,9 @@ class Bundles:
             state = self.storage.update_state(name, lambda s: bundle_state.complete(s, lease, indices))
         except NotFound:
             return  # deleted by its owner meanwhile
+        stored = member_names(name, state)
         for i in set(bundle_state.used_up(state)) & set(indices):
-            self.storage.delete(member_name(name, i))
+            self.storage.delete(stored[i])
         if state["gone"]:
             self.storage.delete_blob(name)
 
@@ -260,8 +259,8 @@ class Bundles:
             state = self.storage.read_state(owner.storage_name) if owner.bundle else {}
         except NotFound:
             return
-        for i in range(state["n"] if bundle_state.is_bundle(state) else 0):
-            self.storage.delete(member_name(owner.storage_name, i))
+        for stored_as in member_names(owner.storage_name, state) if bundle_state.is_bundle(state) else []:
+            self.storage.delete(stored_as)
 
 
 def _zip_name(requested: str, members: list[Member]) -> str:

@@ -141,6 +141,11 @@ class Conflict(AppError):
     message = "The upload is at another offset. Ask for its offset (HEAD) and resume from there."
 
 
+class UploadUnfinished(AppError):
+    status, code = 409, "upload_unfinished"
+    message = "An upload to join is not finished yet. Send the rest of its bytes first."
+
+
 class Locked(AppError):
     status, code = 423, "upload_busy"
     message = "Another request is writing to this upload. Try again in a moment."

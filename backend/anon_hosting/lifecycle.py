@@ -7,6 +7,9 @@ Contract: pure functions over a state dict (the JSON kept beside each blob by
     {"v": 1, "exp": int, "max": int | None, "done": int,
      "leases": {lease_id: until}, "fails": [timestamps], "gone": None | "download_limit_reached"}
 
+A finished file that joins a bundle (``enlist``) also holds ``"member": true``: from then on it is
+reachable through its bundle only, so its own tokens open nothing (``check_available``: 404).
+
 A download with a limit first reserves a slot (a lease that expires, so a killed
 process cannot hold a slot forever), renews it while streaming, and turns it into
 a completed download after its last byte was sent, or when it breaks after more
@@ -14,7 +17,7 @@ than half of the file was sent (``counts``); a download that breaks earlier
 releases it. Completed downloads plus live leases never exceed ``max``.
 """
 
-from .errors import DownloadInProgress, DownloadLimitReached, Expired, RateLimited
+from .errors import DownloadInProgress, DownloadLimitReached, Expired, NotFound, RateLimited
 
 VERSION = 1
 LEASE_SECONDS = 120
@@ -22,6 +25,7 @@ RENEW_EVERY = 30
 MAX_FAILED_ATTEMPTS = 10
 ATTEMPT_WINDOW = 600
 LIMIT_REACHED = "download_limit_reached"
+MEMBER = "member"
 
 
 def new(expires_at: int, max_downloads: int | None) -> dict:
@@ -30,6 +34,8 @@ def new(expires_at: int, max_downloads: int | None) -> dict:
 
 
 def check_available(state: dict, now: float) -> None:
+    if state.get(MEMBER):
+        raise NotFound()
     if state["exp"] <= now:
         raise Expired()
     if state["gone"] == LIMIT_REACHED:
@@ -70,7 +76,18 @@ def renew(state: dict, lease: str, now: float) -> dict:
 def complete(state: dict, lease: str) -> dict:
     leases = {k: v for k, v in state["leases"].items() if k != lease}
     done = state["done"] + 1
-    return {**state, "done": done, "leases": leases, "gone": LIMIT_REACHED if done >= state["max"] else None}
+    # A file that joined a bundle during this download has no limit of its own any more.
+    used_up = state["max"] is not None and done >= state["max"]
+    return {**state, "done": done, "leases": leases, "gone": LIMIT_REACHED if used_up else None}
+
+
+def enlist(state: dict, expires_at: int, now: float) -> dict:
+    """The state of a file joining a bundle: the bundle's expiry, no limit of its own, reachable through
+    the bundle only. A file already joined, gone or expired is refused, and so is one being downloaded."""
+    check_available(state, now)
+    if _live_leases(state, now):
+        raise DownloadInProgress()
+    return {**new(expires_at, None), "fails": state["fails"], MEMBER: True}
 
 
 def release(state: dict, lease: str) -> dict:

@@ -14,11 +14,17 @@ last chunk: that one is sealed and stored with ``finish``, in the request that
 brings the upload's last byte, which answers the tokens (``FileService.issue``).
 A finished upload keeps its record ``ttl`` seconds, for ``result``, and then
 answers ``NotFound``; an unfinished one lives ``ttl`` seconds after its last PATCH
+<<<<<<< HEAD
 (to within ``EXPIRY_STEP``). The stored blob, not the record's ``done``, says
 whether an upload is finished: a process killed between storing it and marking
 the record leaves an upload that the next request on it (any method) marks and
 answers as finished, and that the sweeper, once the record expires unmarked
 (no token was ever issued for it), deletes with the record.
+=======
+(to within ``EXPIRY_STEP``). ``finished`` opens a finished upload's file (its
+name, size and key) for a bundle to join (``UploadUnfinished`` before its last
+byte), and ``consume`` drops its record once it has joined.
+>>>>>>> issue26-join
 """
 
 import base64
@@ -32,7 +38,7 @@ from dataclasses import dataclass
 from . import lifecycle, names, options
 from .crypto import stream
 from .crypto.upload_secret import UploadKeys
-from .errors import BadRequest, Conflict, Locked, NotFound, TooLarge
+from .errors import BadRequest, Conflict, Locked, NotFound, TooLarge, UploadUnfinished
 from .results import Uploaded
 from .service import FileService
 from .storage import NAME_PATTERN
@@ -41,6 +47,14 @@ from .storage.partials import Layout, Partials
 CHUNK = stream.CHUNK_SIZE
 EXPIRY_STEP = 60  # seconds: a PATCH moves the expiry on only when it is this much behind (a record write saved)
 _KEY, _OPTIONS = b"file key", b"options"
+
+
+@dataclass(frozen=True)
+class Finished:
+    upload_id: str
+    name: str
+    size: int
+    key: bytes
 
 
 @dataclass(frozen=True)
@@ -123,6 +137,17 @@ class ResumableUploads:
         if record["done"] is None:
             raise Conflict("The upload is not finished yet.")
         return self._finished(upload_id, record, keys).result
+
+    def finished(self, upload_id: str, secret: bytes, now: float | None = None) -> Finished:
+        record, keys = self._open(upload_id, secret, now)
+        if record["done"] is None:
+            raise UploadUnfinished()
+        meta = json.loads(keys.open(_OPTIONS, _unb64(record["options"])))
+        return Finished(upload_id, meta["name"], record["length"], keys.open(_KEY, _unb64(record["key"])))
+
+    def consume(self, upload_id: str) -> None:
+        """Drop a finished upload's record: its file now belongs to a bundle, and its id answers 404."""
+        self.partials.drop(upload_id)
 
     def terminate(self, upload_id: str, secret: bytes, now: float | None = None) -> None:
         self._open(upload_id, secret, now)

@@ -200,6 +200,8 @@ class FileService:
         claims = tokens.verify(token, self.keyring)
         if not isinstance(claims, tokens.OwnerClaims):
             raise Forbidden()
+        if not claims.bundle and self.storage.read_state(claims.storage_name).get(lifecycle.MEMBER):
+            raise NotFound()  # a file that joined a bundle goes with its bundle only
         self.bundles.delete_members(claims)
         if not self.storage.delete(claims.storage_name):
             raise NotFound()

@@ -50,3 +50,11 @@ def test_unlimited_bundles_report_none_per_file_and_expiry_is_the_file_rule():
     assert bundle_state.is_bundle(state) and not bundle_state.is_bundle(lifecycle.new(NOW, None))
     with pytest.raises(Expired):
         lifecycle.check_available(state, NOW)
+
+
+def test_member_names_are_derived_from_the_manifest_unless_listed():
+    derived = bundle_state.new(NOW + 60, None, 2)
+    assert "names" not in derived
+    assert bundle_state.member_names("M" * 43, derived) == [bundle_state.member_name("M" * 43, i) for i in (0, 1)]
+    listed = bundle_state.new(NOW + 60, None, 2, ["a" * 43, "b" * 43])
+    assert bundle_state.member_names("M" * 43, listed) == ["a" * 43, "b" * 43]

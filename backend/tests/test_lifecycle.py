@@ -3,7 +3,7 @@
 import pytest
 
 from anon_hosting import lifecycle
-from anon_hosting.errors import DownloadInProgress, DownloadLimitReached, Expired, RateLimited
+from anon_hosting.errors import DownloadInProgress, DownloadLimitReached, Expired, NotFound, RateLimited
 
 NOW = 1_800_000_000
 
@@ -76,3 +76,27 @@ def test_failed_attempts_are_limited_per_window():
 
 def test_unlimited_files_have_no_downloads_left_figure():
     assert lifecycle.downloads_left(state(max_downloads=None)) is None
+
+
+def test_a_file_joining_a_bundle_takes_its_expiry_loses_its_limit_and_opens_only_through_it():
+    s = lifecycle.enlist(state(max_downloads=3, fails=[NOW - 5]), NOW + 60, NOW)
+    assert (s["exp"], s["max"], s["done"], s["fails"], s[lifecycle.MEMBER]) == (NOW + 60, None, 0, [NOW - 5], True)
+    for refused in (lambda: lifecycle.check_available(s, NOW), lambda: lifecycle.reserve(s, "a", NOW),
+                    lambda: lifecycle.enlist(s, NOW + 60, NOW)):
+        with pytest.raises(NotFound):
+            refused()
+
+
+@pytest.mark.parametrize("before,error", [
+    (lambda: lifecycle.reserve(state(), "a", NOW), DownloadInProgress),
+    (lambda: state(gone=lifecycle.LIMIT_REACHED), DownloadLimitReached),
+    (lambda: state(exp=NOW), Expired),
+], ids=["being downloaded", "used up", "expired"])
+def test_a_file_being_downloaded_used_up_or_expired_cannot_join(before, error):
+    with pytest.raises(error):
+        lifecycle.enlist(before(), NOW + 60, NOW)
+
+
+def test_a_download_that_ends_after_its_file_joined_a_bundle_counts_without_a_limit():
+    joined = {**lifecycle.reserve(state(), "a", NOW), "max": None, lifecycle.MEMBER: True}
+    assert lifecycle.complete(joined, "a")["gone"] is None

@@ -101,40 +101,17 @@ export async function deleteFile(ownerToken) {
 }
 
 /**
- * Upload several files as one bundle: multipart, the options first, then one `file` part per
- * item ({file, path}) named by its path in the folder dropped. Same options and answer as
- * uploadResumable (tus-upload.js), plus kind "bundle" and files [{index, name, size}]; onProgress counts body bytes.
+ * POST /api/bundles: join finished resumable uploads ({id, secret, path} each; the secrets travel in
+ * this body only) into one bundle, with the bundle's options -> the answer of a multipart bundle
+ * upload (kind "bundle", files [{index, name, size}]).
  */
-export function uploadBundle(items, { expiresIn, maxDownloads, passphrase, password, onProgress } = {}) {
-  const form = new FormData();
-  if (expiresIn !== undefined) form.append('expires_in', String(expiresIn));
-  if (maxDownloads) form.append('max_downloads', String(maxDownloads));
-  if (passphrase) form.append('passphrase', passphrase);
-  for (const { file, path } of items) form.append('file', file, path);
-  const size = items.reduce((sum, item) => sum + item.file.size, 0);
-  return postUpload('/api/files', form, {}, size, { password, onProgress });
-}
-
-function postUpload(url, body, headers, size, { password, onProgress }) {
-  const xhr = new XMLHttpRequest();
-  const promise = new Promise((resolve, reject) => {
-    xhr.open('POST', url);
-    for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
-    xhr.setRequestHeader('Accept', 'application/json');
-    if (password) xhr.setRequestHeader('Authorization', `Bearer ${password}`);
-    xhr.upload.addEventListener('progress', (event) => {
-      onProgress?.(event.loaded, event.lengthComputable ? event.total : size);
-    });
-    xhr.addEventListener('load', () => {
-      const body = parseJson(xhr.responseText);
-      if (xhr.status >= 200 && xhr.status < 300 && body && body.token) resolve(body);
-      else reject(errorFrom(xhr.status, body, xhr.getResponseHeader('Retry-After')));
-    });
-    xhr.addEventListener('error', () => reject(new ApiError('network_error')));
-    xhr.addEventListener('abort', () => reject(new ApiError('aborted')));
-    xhr.send(body);
-  });
-  return { promise, cancel: () => xhr.abort() };
+export function joinBundle(uploads, { expiresIn, maxDownloads, passphrase, password } = {}) {
+  const body = { uploads };
+  if (expiresIn !== undefined) body.expires_in = expiresIn;
+  if (maxDownloads) body.max_downloads = maxDownloads;
+  if (passphrase) body.passphrase = passphrase;
+  const headers = password ? { ...JSON_HEADERS, Authorization: `Bearer ${password}` } : JSON_HEADERS;
+  return request('/api/bundles', { method: 'POST', headers, body: JSON.stringify(body) });
 }
 
 /**

@@ -44,7 +44,7 @@ export function StagedList(list) {
     });
   }
 
-  /** Spread `loaded` of `total` body bytes over the files in order: a multipart body sends them so. */
+  /** Spread `loaded` of `total` bytes over the files in order: they are sent one after the other. */
   function progress(items, loaded, total) {
     const size = items.reduce((sum, item) => sum + item.file.size, 0);
     const sent = total > 0 ? (Math.min(loaded, total) / total) * size : 0;

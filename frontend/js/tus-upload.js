@@ -1,12 +1,14 @@
 /**
  * tus-upload.js — a resumable upload (tus 1.0 at /api/uploads) with the vendored tus-js-client.
  *
- * uploadResumable(file, options) answers { promise, cancel }, the promise resolving to the
- * server's JSON for the stored file (that of POST /api/files, which stays for curl and scripts). The page makes a random 256-bit
+ * uploadResumable(file, options) answers { promise, cancel, handle, forget }, the promise resolving to
+ * the server's JSON for the stored file (that of POST /api/files, which stays for curl and scripts). The page makes a random 256-bit
  * secret per upload and sends it as the static Upload-Secret header; the server derives the
  * file key's wrapping key from it and keeps neither. The upload's URL and secret stay in
- * localStorage under the file's name, size and date only until the upload finishes or is
- * cancelled, so the same file dropped again after a closed tab resumes where it stopped.
+ * localStorage under the file's path (options.path, else its name), size and date only until the
+ * upload finishes or is cancelled, so the same file dropped again after a closed tab resumes where it
+ * stopped. A bundle's file (options.bundled) keeps its entry until forget(), once the bundle is
+ * joined, and handle() gives its {id, url, secret} for the join; a 429 at its creation is waited out.
  * A dropped connection is retried by itself (onReconnecting(true) until bytes move again);
  * cancel() sends DELETE and forgets the entry.
  */
@@ -22,8 +24,8 @@ const SECRET_BYTES = 32;
 // would; a larger one gets its URL first, so that a dropped connection can resume.
 const ONE_REQUEST_MAX = 8 * 1024 * 1024;
 
-function entryKey(file) {
-  return `${STORE}${file.name}|${file.size}|${file.lastModified}`;
+function entryKey(file, path) {
+  return `${STORE}${path ?? file.name}|${file.size}|${file.lastModified}`;
 }
 
 function readEntry(key) {
@@ -56,8 +58,11 @@ function newSecret() {
   return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
-function retriable(error) {
-  const status = error.originalResponse ? error.originalResponse.getStatus() : 0;
+function statusOf(error) {
+  return error.originalResponse ? error.originalResponse.getStatus() : 0;
+}
+
+function retriable(status) {
   return status === 0 || status >= 500 || status === 409 || status === 423;
 }
 
@@ -81,9 +86,18 @@ async function result(url, secret) {
   return body;
 }
 
+/** DELETE a finished upload's record (tus termination): what is left of it once its file is deleted. */
+export async function terminate({ url, secret }) {
+  try {
+    await fetch(url, { method: 'DELETE', cache: 'no-store', headers: { 'Tus-Resumable': '1.0.0', 'Upload-Secret': secret } });
+  } catch {
+    // the record expires with UPLOAD_SESSION_TTL
+  }
+}
+
 export function uploadResumable(file, options = {}) {
-  const { expiresIn, maxDownloads, passphrase, password, onProgress, onReconnecting } = options;
-  const key = entryKey(file);
+  const { expiresIn, maxDownloads, passphrase, password, onProgress, onReconnecting, path, bundled } = options;
+  const key = entryKey(file, path);
   const entry = readEntry(key) ?? { secret: newSecret(), url: null };
   const headers = { 'Upload-Secret': entry.secret, Accept: 'application/json' };
   if (password) headers.Authorization = `Bearer ${password}`;
@@ -115,7 +129,9 @@ export function uploadResumable(file, options = {}) {
         writeEntry(key, entry);
       },
       onShouldRetry(error) {
-        const again = retriable(error);
+        const status = statusOf(error);
+        if (bundled && status === 429 && !upload.url) return true; // the creation rate limit: wait, then go on
+        const again = retriable(status);
         if (again) setReconnecting(true);
         return again;
       },
@@ -126,7 +142,7 @@ export function uploadResumable(file, options = {}) {
       onSuccess({ lastResponse }) {
         const body = parseJson(lastResponse.getBody());
         const answer = body && body.token ? Promise.resolve(body) : result(upload.url, entry.secret);
-        answer.then(resolve, reject).finally(() => forget(key));
+        answer.then(resolve, reject).finally(() => bundled || forget(key));
       },
       onError(error) {
         reject(apiError(error));
@@ -139,5 +155,6 @@ export function uploadResumable(file, options = {}) {
     upload.abort(true).catch(() => {}); // DELETE; one that fails leaves the upload to expire
     settle.reject(new ApiError('aborted'));
   }
-  return { promise, cancel };
+  const handle = () => ({ id: upload.url?.split('/').pop(), url: upload.url, secret: entry.secret });
+  return { promise, cancel, handle, forget: () => forget(key) };
 }

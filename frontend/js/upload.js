@@ -5,8 +5,9 @@
  * Choose, then send: files from dropzone.js ("dropzone:file", "dropzone:files")
  * or stage() are staged beside the options (each drop or pick adds to the list,
  * stagedlist.js), checked against the server's limits, and go up (api.js) only
- * when the person presses Send: one file resumably (tus-upload.js: a dropped
- * connection shows "Reconnecting…" and goes on by itself), several as one bundle.
+ * when the person presses Send: resumably (a dropped connection shows
+ * "Reconnecting…" and goes on by itself), one file through tus-upload.js, several
+ * file by file and then joined as one bundle (tus-bundle.js).
  * Files that come before /api/config wait staged. Emits "upload:done" (detail:
  * the server's answer) when they are stored.
  * The upload password is kept in sessionStorage (this tab only) once the
@@ -14,7 +15,6 @@
  * passphrase is cleared after each stored file: it belongs to that file.
  */
 
-import { uploadBundle } from './api.js';
 import { bindPicker } from './dropzone.js';
 import { fillExpirySelect } from './expiry.js';
 import { formatBytes, formatDuration, formatSize } from './format.js';
@@ -23,6 +23,7 @@ import { messageFor, Notice } from './messages.js';
 import { Progress } from './progress.js';
 import { bindReveal } from './reveal.js';
 import { StagedList } from './stagedlist.js';
+import { uploadBundleResumable } from './tus-bundle.js';
 import { uploadResumable } from './tus-upload.js';
 
 const PASSWORD_KEY = 'anon-hosting.upload-password';
@@ -243,13 +244,9 @@ export function Upload(root) {
         list.progress(items, loaded, total);
         onProgress(loaded, total);
       },
+      onReconnecting: (lost) => notice.info(t(lost ? 'upload.reconnecting' : 'upload.sending', { name: file.name })),
     };
-    current = items.length === 1
-      ? uploadResumable(file, {
-        ...options,
-        onReconnecting: (lost) => notice.info(t(lost ? 'upload.reconnecting' : 'upload.sending', { name: file.name })),
-      })
-      : uploadBundle(items, options);
+    current = items.length === 1 ? uploadResumable(file, options) : uploadBundleResumable(items, options);
     cancelButton.focus();
     let stored = null;
     let error = null;

@@ -15,7 +15,12 @@ URL from the client's Host header.
 
 from flask import Flask
 
-from . import errors, metrics, tus
+from . import (
+    bundles,  # noqa: F401 - importing it adds POST /api/bundles to the api blueprint
+    errors,
+    metrics,
+    tus,
+)
 from .api import api
 from .proxies import TrustedProxyFix
 from .ratelimit import ClientLimits

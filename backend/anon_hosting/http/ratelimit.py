@@ -8,7 +8,7 @@ process, memory bounded by ``max_keys`` (oldest keys are dropped first).
 
 ``ClientLimits.from_config(site)`` builds the app's limiters from config
 (``None`` where a limit is off): ``uploads`` and ``tokens`` count requests to
-POST /api/files and to info/retrieve/delete; ``passphrase_requests`` counts
+POST /api/files, /api/uploads and /api/bundles, and to info/retrieve/delete; ``passphrase_requests`` counts
 every info or retrieve that carries a passphrase, right or wrong (each costs an
 scrypt derivation); ``passphrases`` and ``upload_password`` count failed
 attempts only. ``check_request`` and
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from ..errors import RateLimited
 
 TOKEN_ENDPOINTS = frozenset({"api.info", "api.retrieve", "api.delete"})
-UPLOAD_ENDPOINTS = frozenset({"api.upload", "api.tus_create"})
+UPLOAD_ENDPOINTS = frozenset({"api.upload", "api.tus_create", "api.join_bundle"})
 TOO_MANY_REQUESTS = "Too many requests from your address. Wait a moment and try again."
 
 

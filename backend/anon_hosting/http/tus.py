@@ -133,7 +133,12 @@ def _check_version() -> None:
 
 
 def _secret() -> bytes:
-    raw = request.headers.get("Upload-Secret", "").strip()
+    return secret_from(request.headers.get("Upload-Secret", ""))
+
+
+def secret_from(raw: str) -> bytes:
+    """An Upload-Secret's bytes, from a header or a JSON body (``BadRequest`` unless well formed)."""
+    raw = raw.strip()
     try:
         secret = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)) if raw.isascii() else b""
     except (binascii.Error, ValueError):

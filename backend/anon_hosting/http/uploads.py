@@ -16,7 +16,7 @@ server's socket timeout raises ``RequestTimeout``.
 no longer than ``limit`` (default ``FINISH_LIMIT``) bytes, and never raises.
 ``credentials_from(request)`` returns the token and optional passphrase from a
 JSON or form-encoded body, and ``file_index_from(request)`` its optional ``file``
-index; JSON nested too deeply to parse is ``BadRequest``.
+index; ``small_body(request)`` is such a body's object; JSON nested too deeply to parse is ``BadRequest``.
 """
 
 from collections.abc import Iterator
@@ -65,7 +65,7 @@ def upload_body(request: Request, max_bytes: int, max_files: int = 1) -> UploadB
 
 
 def credentials_from(request: Request) -> tuple[object, str | None]:
-    body = _credentials_body(request)
+    body = small_body(request)
     token, passphrase = body.get("token"), body.get("passphrase")
     if token is None:
         raise BadRequest("The request has no token.")
@@ -76,7 +76,7 @@ def credentials_from(request: Request) -> tuple[object, str | None]:
 
 def file_index_from(request: Request) -> int | None:
     """The optional ``file`` of a retrieve body: a bundle's file index, as a JSON integer or a form field."""
-    raw = _credentials_body(request).get("file")
+    raw = small_body(request).get("file")
     if raw is None or raw == "":
         return None
     if type(raw) is int or (isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) < 10):
@@ -84,12 +84,13 @@ def file_index_from(request: Request) -> int | None:
     raise BadRequest("file must be the index of a file in the bundle, a whole number.")
 
 
-def _credentials_body(request: Request):
+def small_body(request: Request, shape: str = '{"token": "..."}'):
+    """A small body's JSON object or form fields (``BadRequest`` for anything else in JSON)."""
     try:
         if request.is_json:
             body = request.get_json(silent=True)
             if not isinstance(body, dict):
-                raise BadRequest('Send a JSON object like {"token": "..."}.')
+                raise BadRequest(f"Send a JSON object like {shape}.")
             return body
         if request.mimetype == "application/x-www-form-urlencoded":
             return request.form

@@ -22,7 +22,8 @@ applied again: every lifecycle rule then errs on the safe side (a download
 counted twice, never not at all). Only ``s3_client`` imports boto3.
 
 Expiry: each file also has a marker in the expiry index (``s3_expiry``), written
-first, so a regular sweep lists only the hours that have begun instead of every state.
+first (by ``put``, and by ``update_state`` when the expiry moves), so a regular sweep
+lists only the hours that have begun instead of every state.
 """
 
 import json
@@ -112,6 +113,8 @@ class S3Storage(Storage):
         for attempt in range(UPDATE_TRIES):
             state, etag = self._read_state(key)
             new = mutate(state)  # raising here writes nothing
+            if new["exp"] != state["exp"]:
+                self._markers.add(name, new["exp"])  # first, as for a put: a new expiry is swept at its hour
             try:
                 self.client.put_object(Bucket=self.bucket, Key=key, Body=_encode(new), IfMatch=etag)
                 return new

@@ -27,13 +27,14 @@ EXPECTED = {  # the table in `anon-hosting --help` and docs/cli.md
     "unauthorized": 8, "rate_limited": 8, "server_busy": 8, "request_timeout": 3,
     # a resumable upload's own codes: put retries the two transient ones, and any that reaches the user is 1
     "offset_mismatch": 1, "unsupported_version": 1, "upload_busy": 1,
+    "upload_unfinished": 1,  # POST /api/bundles only, which the CLI does not call
 }
 STATUS = {"bad_request": 400, "invalid_token": 400, "unauthorized": 401, "passphrase_required": 401,
           "forbidden": 403, "wrong_passphrase": 403, "not_found": 404, "method_not_allowed": 405,
           "download_in_progress": 409, "expired": 410, "download_limit_reached": 410, "too_large": 413,
           "unsupported_media_type": 415, "rate_limited": 429, "internal_error": 500, "storage_unavailable": 503,
           "insufficient_storage": 507, "server_busy": 503, "request_timeout": 408, "keys_unavailable": 503,
-          "offset_mismatch": 409, "unsupported_version": 412, "upload_busy": 423}
+          "offset_mismatch": 409, "unsupported_version": 412, "upload_busy": 423, "upload_unfinished": 409}
 A_TOKEN = "eyJhbGciOiJkaXIifQ..AAAAAAAAAAAAAAAA.AAAA.AAAAAAAAAAAAAAAAAAAAAA"
 PASSWORD = "cli-upload-password"
 

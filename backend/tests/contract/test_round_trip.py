@@ -220,6 +220,31 @@ def test_a_resumable_upload_and_its_refusals(http, server):
     assert http("DELETE", location, spec_path=item, headers=tus).status_code == 404
 
 
+def test_a_bundle_joined_from_resumable_uploads_and_its_refusals(http):
+    def tus_upload(data: bytes, finish: bool = True) -> dict:
+        secret = base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
+        headers = {"Tus-Resumable": "1.0.0", "Upload-Secret": secret, "Upload-Length": str(len(data))}
+        if finish:
+            headers["Content-Type"] = "application/offset+octet-stream"
+        created = http("POST", "/api/uploads", headers=headers, data=data if finish else None)
+        return {"id": created.headers["Location"].rpartition("/")[2], "secret": secret}
+
+    def join(uploads: list, **options) -> requests.Response:
+        return http("POST", "/api/bundles", json={"uploads": uploads, **options})
+
+    uploads = [tus_upload(b"first"), tus_upload(os.urandom(MIB + 1))]
+    assert join([*uploads, tus_upload(b"later", finish=False)]).status_code == 409
+    assert join([uploads[0], {**uploads[1], "secret": uploads[0]["secret"]}]).status_code == 404
+    assert join([uploads[0], uploads[0]]).status_code == 400
+    assert http("POST", "/api/bundles", data="{", headers={"Content-Type": "application/json"}).status_code == 400
+    assert http("POST", "/api/bundles", data="uploads=1").status_code == 415
+    bundle = join(uploads, max_downloads=2, bundle_name="pair").json()
+    assert (bundle["kind"], bundle["name"], bundle["size"]) == ("bundle", "pair.zip", MIB + 6)
+    assert http("POST", RETRIEVE, json={"token": bundle["token"], "file": 0}).content == b"first"
+    assert join(uploads).status_code == 404
+    assert http("POST", DELETE, json={"token": bundle["owner_token"]}).status_code == 204
+
+
 def test_every_reachable_error_code_was_seen(checker):
     """Run last (file order): the journeys above provoked each code a healthy server can answer."""
     seen = {code for *_, code in checker.seen if code}

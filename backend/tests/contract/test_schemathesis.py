@@ -4,7 +4,8 @@ The schema is the package's openapi.yaml (test_openapi.py checks that the
 server serves exactly that file; schemathesis' lazy ``from_fixture`` loader does
 not work with pytest 9). Every operation goes through schemathesis' examples, coverage and fuzzing phases
 (``test_operations``), and the links in the spec (upload → info, retrieve,
-delete) drive stateful scenarios with real tokens (``test_stateful_scenarios``).
+delete) drive stateful scenarios with real tokens (``test_stateful_scenarios``; the bundle join, which
+needs finished uploads' secrets, is left to ``test_round_trip.py`` there).
 
 Budget: about a minute in ``make test`` (deterministic, so CI is stable);
 ``ANON_HOSTING_LONG_FUZZ=1`` runs a much longer randomised search.
@@ -81,7 +82,10 @@ def test_operations(case, server, fuzz_session):
 
 
 def test_stateful_scenarios(server, fuzz_session):
-    class Scenarios(schema.as_state_machine()):
+    # A join (POST /api/bundles) needs finished uploads and their secrets, which no link can hand over: it
+    # answers 404 to every generated body, and as the first root operation it would take every scenario.
+    # test_round_trip.py joins real uploads.
+    class Scenarios(schema.exclude(path="/api/bundles").as_state_machine()):
         def get_call_kwargs(self, case):
             CASES[f"stateful {case.operation.label}"] += 1
             return {"base_url": server.base_url, "session": fuzz_session}

@@ -1,8 +1,9 @@
 """Bundles over HTTP from a real gunicorn, on local disk and on SeaweedFS (S3).
 
-Several ``file`` parts make one bundle; its zip must pass Python's ``zipfile``, Info-ZIP's
-``unzip -t`` and libarchive's ``bsdtar``, and extract byte for byte, with every hostile path kept
-inside the folder it is extracted into. Counting, tampering and the storage scan are checked too.
+Several ``file`` parts make one bundle, and so do finished tus uploads joined by ``POST /api/bundles``;
+its zip must pass Python's ``zipfile``, Info-ZIP's ``unzip -t`` and libarchive's ``bsdtar``, and extract
+byte for byte, with every hostile path kept inside the folder it is extracted into. Counting, tampering,
+racing joins and the storage scan are checked too.
 """
 
 import os
@@ -21,6 +22,7 @@ from anon_hosting.storage.s3_expiry import FOLDER as EXPIRY_FOLDER
 
 from ..storage.stores import local_blob, replace_local_blob
 from .transfer import MIB, error_code, info, upload_bundle, wait_until
+from .tus_client import Upload, b64url
 
 UTF8_FLAG, DESCRIPTOR_FLAG = 0x800, 0x08
 PREFIX = "bundles/"
@@ -214,3 +216,82 @@ def _s3_keys(server) -> list[str]:
     pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=PREFIX)
     keys = [obj["Key"].removeprefix(PREFIX) for page in pages for obj in page.get("Contents", [])]
     return [k for k in keys if not k.startswith(EXPIRY_FOLDER)]
+
+
+# -- bundles joined from tus uploads -------------------------------------------------
+
+
+def tus_uploads(server, files) -> list[Upload]:
+    """Finished tus uploads of ``files`` ((bytes, path)); the first is cut mid-file and resumed first."""
+    uploads = [Upload(server.base_url, data, name=path.rpartition("/")[2]) for data, path in files]
+    uploads[0].cut(0, len(files[0][0]) // 2 + 1)
+    for upload in uploads:
+        upload.resume()
+    return uploads
+
+
+def join(server, uploads, paths=None, **options) -> requests.Response:
+    entries = [{"id": u.id, "secret": b64url(u.secret), **({"path": paths[i]} if paths else {})}
+               for i, u in enumerate(uploads)]
+    return requests.post(server.url("/api/bundles"), json={"uploads": entries, **options}, timeout=60)
+
+
+def test_a_bundle_joined_from_tus_uploads_round_trips_and_spends_the_uploads(server, tmp_path):
+    files = [(os.urandom(2 * MIB + 17), "photos/2026/a.jpg"), (b"", "empty.txt"), (os.urandom(5000), "résumé.pdf")]
+    uploads = tus_uploads(server, files)
+    answer = join(server, uploads, [p for _, p in files], bundle_name="holiday")
+    assert answer.status_code == 201, answer.text
+    body = answer.json()
+    assert (body["kind"], body["name"], len(body["token"]) <= 360) == ("bundle", "holiday.zip", True)
+    assert body["files"] == [{"index": i, "name": n, "size": len(d)} for i, (d, n) in enumerate(files)]
+    assert extract_checked(retrieve(server, body["token"]).content, tmp_path) == {n: d for d, n in files}
+    assert [retrieve(server, body["token"], file=i).content for i in range(3)] == [d for d, _ in files]
+    for upload in uploads:
+        own = retrieve(server, upload.answer["token"])
+        assert (own.status_code, error_code(own)) == (404, "not_found")
+        assert upload.result().status_code == 404
+    again = join(server, uploads)
+    assert (again.status_code, error_code(again)) == (404, "not_found")
+
+
+def test_racing_joins_of_the_same_uploads_make_one_bundle(server):
+    uploads = tus_uploads(server, [(os.urandom(MIB + 5), "a"), (b"b", "b"), (b"c", "c")])
+    start = threading.Barrier(6)
+
+    def attempt(_):
+        start.wait(30)
+        answer = join(server, uploads)
+        return answer.status_code, error_code(answer)
+
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(attempt, range(6)))
+    assert [status for status, _ in results].count(201) == 1, results
+    assert all(result == (404, "not_found") for result in results if result[0] != 201), results
+
+
+def test_a_joined_one_time_bundle_and_its_owner_delete(server):
+    before = stored_names(server)
+    files = [(os.urandom(MIB + 3), "big.bin"), (b"small", "small.txt")]
+    uploads = tus_uploads(server, files)
+    body = join(server, uploads, max_downloads=1).json()
+    new = stored_names(server) - before
+    assert len(new) == 3 and {u.id for u in uploads} < new  # the files stay under their upload ids
+    assert retrieve(server, body["token"], file=1).content == b"small"
+    assert wait_until(lambda: info(server, body["token"]).json()["files"][1]["downloads_left"] == 0)
+    refused = retrieve(server, body["token"])
+    assert (refused.status_code, error_code(refused)) == (410, "download_limit_reached")
+    deleted = requests.post(server.url("/api/files/delete"), json={"token": body["owner_token"]}, timeout=30)
+    assert deleted.status_code == 204
+    assert stored_names(server) == before
+
+
+def test_a_joined_bundle_leaves_no_plaintext_names_or_secrets_at_rest(server):
+    marker = b"PLAINTEXT-MARKER-" + os.urandom(8).hex().encode()
+    files = [(marker * 1000, "secret-holiday-photo.jpg"), (marker, "report-2026.pdf")]
+    uploads = tus_uploads(server, files)
+    assert join(server, uploads, ["confidential/a.jpg", "confidential/b.pdf"], bundle_name="private-pack").ok
+    everything = stored_bytes(server)
+    needles = [marker, b"secret-holiday", b"report-2026", b"confidential", b"private-pack"]
+    needles += [b64url(u.secret).encode() for u in uploads] + [u.secret for u in uploads]
+    for needle in needles:
+        assert needle not in everything, needle

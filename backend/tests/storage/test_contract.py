@@ -228,6 +228,18 @@ def test_expired_yields_what_a_sweep_must_look_at_and_nothing_live(store):
     assert set(store.expired(now)) <= {spent}  # the deleted file is not yielded again
 
 
+def test_expired_follows_an_expiry_that_update_state_moved(store):
+    now = 1_900_000_000
+    sooner, later = name(), name()
+    for n in (sooner, later):
+        store.put(n, [b"x"], {"v": 1, "exp": now + 7200})
+    store.update_state(sooner, lambda s: {**s, "exp": now - 10})
+    store.update_state(later, lambda s: {**s, "exp": now + 3 * 86400})
+    assert set(store.expired(now)) == {sooner}
+    assert later not in set(store.expired(now + 7300))  # its first expiry has passed, the moved one has not
+    assert later in set(store.expired(now + 3 * 86400 + 1))
+
+
 def test_a_regular_sweep_leaves_live_files_and_a_full_one_reconciles(store, tmp_path):
     service = FileService(store, KeyRing(tmp_path / "private", "k" * 40), Limits(10 * PART, 3600, 86400))
     now = 1_900_000_000

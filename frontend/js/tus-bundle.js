@@ -1,0 +1,65 @@
+/**
+ * tus-bundle.js — several files as one bundle, sent resumably: each file through tus
+ * (tus-upload.js: retries, "Reconnecting…", resume after a closed tab), one after the other,
+ * then one POST /api/bundles (api.js joinBundle) that joins them behind one token.
+ *
+ * uploadBundleResumable(items, options) answers { promise, cancel } like uploadResumable,
+ * the promise resolving to the bundle's JSON (kind "bundle", files). items are {file, path};
+ * onProgress(loaded, total) counts the bytes of all files, in order, so the staged list can
+ * spread them over its bars. Each file's upload is created with the bundle's expiry only: if
+ * the join never comes, the files expire with it. cancel() stops the file in flight (DELETE),
+ * deletes the files already stored (their owner tokens) and drops their records; a bundle
+ * joined after Cancel was pressed is deleted too.
+ */
+
+import { ApiError, deleteFile, joinBundle } from './api.js';
+import { terminate, uploadResumable } from './tus-upload.js';
+
+export function uploadBundleResumable(items, options = {}) {
+  const { expiresIn, onProgress, onReconnecting, password } = options;
+  const total = items.reduce((sum, item) => sum + item.file.size, 0);
+  const done = []; // {answer, handle, forget} of each stored file
+  let current = null;
+  let cancelled = false;
+
+  async function sendAll() {
+    let before = 0;
+    for (const { file, path } of items) {
+      if (cancelled) throw new ApiError('aborted');
+      current = uploadResumable(file, {
+        expiresIn, password, path, bundled: true, onReconnecting,
+        onProgress: (sent) => onProgress?.(before + sent, total),
+      });
+      const answer = await current.promise;
+      done.push({ answer, handle: current.handle(), forget: current.forget });
+      before += file.size;
+    }
+    current = null;
+    const uploads = done.map(({ handle }, index) => ({ id: handle.id, secret: handle.secret, path: items[index].path }));
+    const bundle = await joinBundle(uploads, options);
+    for (const { forget } of done) forget();
+    if (cancelled) {
+      deleteFile(bundle.owner_token).catch(() => {});
+      throw new ApiError('aborted');
+    }
+    return bundle;
+  }
+
+  let settle = null;
+  const promise = new Promise((resolve, reject) => {
+    settle = reject;
+    sendAll().then(resolve, reject);
+  });
+
+  function cancel() {
+    cancelled = true;
+    current?.cancel();
+    for (const { answer, handle, forget } of done.splice(0)) {
+      forget();
+      deleteFile(answer.owner_token).catch(() => {}).finally(() => terminate(handle));
+    }
+    settle(new ApiError('aborted'));
+  }
+
+  return { promise, cancel };
+}
