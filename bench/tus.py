@@ -9,7 +9,8 @@ creation, then one PATCH with the whole file (``--chunk-mib N``: the creation ca
 and PATCHes of N MiB follow, to measure smaller requests). Both stream
 from the file through the same http.client code, 1 MiB per read, so the client is no part of the
 difference. For each size (64 MiB, and 1 GiB with --large) it prints the median MiB/s of each and
-the median, min and max of the per-run ratio tus / plain; interleaving shares the machine's load of
+the median, min and max of the per-run ratio tus / plain, and the gunicorn workers' median CPU per MiB
+of each (it moves less with the machine's load than rates do); interleaving shares the machine's load of
 the moment between the two. It is a benchmark, not a test: it asserts nothing.
 """
 
@@ -25,10 +26,13 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "scripts"))
+
+import perf_clients as clients  # noqa: E402
 
 from stack import NO_NGINX_LIMITS, Stack  # noqa: E402
 
@@ -89,23 +93,26 @@ def tus(port: int, path: Path, chunk: int) -> float:
     return elapsed
 
 
-def measure(port: int, folder: Path, size: int, runs: int, chunk: int) -> dict:
+def measure(port: int, folder: Path, size: int, runs: int, chunk: int, cpu: Callable[[], float]) -> dict:
     path = folder / f"bench-{size}.bin"
     with open(path, "wb") as out:
         for _ in range(size // MIB):
             out.write(os.urandom(MIB))
-    plain_rates, tus_rates, ratios = [], [], []
+    plain_rates, tus_rates, ratios, cpu_ms = [], [], [], {plain: [], tus: []}
     for run in range(runs):
         order = (plain, tus) if run % 2 == 0 else (tus, plain)  # alternate who goes first
         times = {}
         for kind in order:
+            before = cpu()
             times[kind] = kind(port, path) if kind is plain else kind(port, path, chunk)
+            cpu_ms[kind].append((cpu() - before) * 1000 / (size / MIB))
         plain_rates.append(size / MIB / times[plain])
         tus_rates.append(size / MIB / times[tus])
         ratios.append(tus_rates[-1] / plain_rates[-1])
     path.unlink()
     return {"plain": statistics.median(plain_rates), "tus": statistics.median(tus_rates),
-            "ratio": statistics.median(ratios), "min": min(ratios), "max": max(ratios)}
+            "ratio": statistics.median(ratios), "min": min(ratios), "max": max(ratios),
+            "cpu_plain": statistics.median(cpu_ms[plain]), "cpu_tus": statistics.median(cpu_ms[tus])}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,11 +131,13 @@ def main(argv: list[str] | None = None) -> int:
                    nginx_limits=NO_NGINX_LIMITS) as stack:
             shape = f"PATCHes of {args.chunk_mib} MiB" if args.chunk_mib else "one PATCH"
             print(f"tus ({shape}) vs plain POST /api/files, {args.runs} interleaved runs")
-            print(f"{'size':>8} {'plain MiB/s':>12} {'tus MiB/s':>10} {'tus/plain':>10} {'spread':>14}")
+            print(f"{'size':>8} {'plain MiB/s':>12} {'tus MiB/s':>10} {'tus/plain':>10} {'spread':>14} "
+                  f"{'worker CPU ms/MiB plain / tus':>30}")
+            workers = lambda: clients.cpu_seconds({"gunicorn": [stack.gunicorn.pid]})["gunicorn"]  # noqa: E731
             for size in sizes:
-                row = measure(stack.web_port, root, size, args.runs, args.chunk_mib * MIB)
+                row = measure(stack.web_port, root, size, args.runs, args.chunk_mib * MIB, workers)
                 print(f"{size // MIB:>5} MiB {row['plain']:>12.0f} {row['tus']:>10.0f} {row['ratio']:>10.2f} "
-                      f"{row['min']:>6.2f}..{row['max']:<6.2f}")
+                      f"{row['min']:>6.2f}..{row['max']:<6.2f} {row['cpu_plain']:>19.2f} / {row['cpu_tus']:.2f}")
     return 0
 
 
