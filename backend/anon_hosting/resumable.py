@@ -14,17 +14,14 @@ last chunk: that one is sealed and stored with ``finish``, in the request that
 brings the upload's last byte, which answers the tokens (``FileService.issue``).
 A finished upload keeps its record ``ttl`` seconds, for ``result``, and then
 answers ``NotFound``; an unfinished one lives ``ttl`` seconds after its last PATCH
-<<<<<<< HEAD
 (to within ``EXPIRY_STEP``). The stored blob, not the record's ``done``, says
 whether an upload is finished: a process killed between storing it and marking
 the record leaves an upload that the next request on it (any method) marks and
 answers as finished, and that the sweeper, once the record expires unmarked
-(no token was ever issued for it), deletes with the record.
-=======
-(to within ``EXPIRY_STEP``). ``finished`` opens a finished upload's file (its
-name, size and key) for a bundle to join (``UploadUnfinished`` before its last
-byte), and ``consume`` drops its record once it has joined.
->>>>>>> issue26-join
+(no token was ever issued for it), deletes with the record. ``finished`` opens
+a finished upload's file (its name, size and key) for a bundle to join
+(``UploadUnfinished`` before its last byte), and ``consume`` drops its record
+once it has joined.
 """
 
 import base64
