@@ -71,7 +71,7 @@ def creation(client, member: bool, addr="198.51.100.1", path="/api/uploads"):
 
 
 def test_bundle_members_draw_on_their_own_allowance_at_the_default_limits(app_config):
-    client = create_app(app_config).test_client()  # RATE_LIMIT_UPLOADS 30/minute, RATE_LIMIT_BUNDLE_FILES 1000/minute
+    client = create_app(app_config).test_client()  # RATE_LIMIT_UPLOADS 30/minute, RATE_LIMIT_BUNDLE_FILES 2000/minute
     assert [creation(client, member=True).status_code for _ in range(50)] == [201] * 50
     plain = [creation(client, member=False).status_code for _ in range(31)]
     assert plain == [201] * 30 + [429], plain
@@ -252,7 +252,7 @@ def test_defaults(app_config):
     assert (site.rate_limit_passphrases, site.rate_limit_upload_password) == ((20, 600), (10, 600))
     assert site.trusted_proxies == 0 and site.trusted_proxy_addrs == ("127.0.0.1", "::1")
     assert site.rate_limit_passphrase_requests == (20, 60)
-    assert site.rate_limit_bundle_files == (1000, 60)
+    assert site.rate_limit_bundle_files == (2000, 60)
 
 
 def test_the_limiter_window_slides_and_memory_is_bounded():
