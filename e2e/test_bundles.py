@@ -133,7 +133,7 @@ def test_cancel_drops_the_files_sent_and_the_one_in_flight(page, tmp_path, base_
     assert "token" not in small.json()  # a bundle member's file opens through its bundle only
     small_upload = {"id": small.headers["location"].rpartition("/")[2],
                     "secret": small.request.headers["upload-secret"]}
-    # the big file's upload and the small one's (DELETE): no file token exists to delete with
+    # the big file's upload and the small one's, with its file (DELETE): no file token exists to delete with
     for _ in range(100):
         if len(deletes) >= 2:
             break

@@ -101,6 +101,13 @@ def enlist(state: dict, expires_at: int, now: float) -> dict:
     return {**new(expires_at, None), "fails": state["fails"], MEMBER: True}
 
 
+def withdraw(state: dict) -> dict:
+    """A pending member's file given up by its upload: expired at once, so no join can take it any more."""
+    if state.get(MEMBER) != PENDING:
+        raise NotFound()
+    return {**state, "exp": 0}
+
+
 def release(state: dict, lease: str) -> dict:
     return {**state, "leases": {k: v for k, v in state["leases"].items() if k != lease}}
 

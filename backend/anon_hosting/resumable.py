@@ -32,6 +32,7 @@ no token opens it, so only a bundle's join (``finished``, ``consume``) makes it 
 """
 
 import base64
+import contextlib
 import json
 import os
 import secrets
@@ -156,9 +157,14 @@ class ResumableUploads:
         self.partials.drop(upload_id)
 
     def terminate(self, upload_id: str, secret: bytes, now: float | None = None) -> None:
-        self._open(upload_id, secret, now)
+        """Drop the upload; a finished member's file goes too, unless a join took it first."""
+        record, keys = self._open(upload_id, secret, now)
         if not self.partials.drop(upload_id):
             raise NotFound()
+        if record["done"] is not None and _meta(record, keys).get("member"):
+            with contextlib.suppress(NotFound):  # joined meanwhile: it is the bundle's now
+                self.files.storage.update_state(upload_id, lifecycle.withdraw)
+                self.files.storage.delete(upload_id)
 
     def sweep(self, now: float | None = None, full: bool = False) -> int:
         """Drop the records (and an unfinished upload's data) past their expiry; skip one being written."""

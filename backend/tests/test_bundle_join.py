@@ -11,7 +11,7 @@ import zipfile
 
 import pytest
 
-from anon_hosting import create_app, tokens
+from anon_hosting import create_app, lifecycle, tokens
 from anon_hosting.crypto.stream import CHUNK_SIZE
 
 from .storage.stores import local_entries, local_state
@@ -324,3 +324,24 @@ def test_a_join_may_mix_members_and_plain_uploads(client):
     bundle = join(client, uploads)
     assert bundle.status_code == 201, bundle.json
     assert [retrieve(client, bundle.json["token"], i).data for i in (0, 1)] == [b"member", b"plain"]
+
+
+def test_a_delete_of_a_finished_member_takes_its_file(member_app, storage_dir):
+    client = member_app.test_client()
+    given_up, other = member_upload(client, b"given up"), member_upload(client, b"other")
+    tus = {**TUS, "Upload-Secret": given_up["entry"]["secret"]}
+    assert client.delete(f"/api/uploads/{given_up['entry']['id']}", headers=tus).status_code == 204
+    assert not any(n.startswith(given_up["entry"]["id"]) for n in stored(storage_dir))
+    assert error(join(client, [given_up, other])) == (404, "not_found")
+
+
+def test_a_delete_after_a_join_took_the_file_leaves_it_to_the_bundle(member_app, storage_dir):
+    """The join makes the file a member before it drops the record: a delete in between keeps the file."""
+    client, uploads = member_app.test_client(), member_app.extensions["anon_hosting.uploads"]
+    storage = member_app.extensions["anon_hosting"].storage
+    upload = member_upload(client, b"joined")
+    upload_id, now = upload["entry"]["id"], int(time.time())
+    storage.update_state(upload_id, lambda s: lifecycle.enlist(s, now + 3600, now))  # the join's first step
+    uploads.terminate(upload_id, base64.urlsafe_b64decode(upload["entry"]["secret"] + "="))
+    assert local_state(storage_dir, upload_id)["member"] is True
+    assert storage.read_state(upload_id)["exp"] == now + 3600

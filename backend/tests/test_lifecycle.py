@@ -99,6 +99,10 @@ def test_a_pending_members_file_opens_through_nothing_until_its_join_makes_it_a_
         lifecycle.enlist(joined, NOW + 3600, NOW)  # a file joins one bundle
     with pytest.raises(Expired):
         lifecycle.enlist(pending, NOW + 3600, NOW + 60)
+    with pytest.raises(Expired):
+        lifecycle.enlist(lifecycle.withdraw(pending), NOW + 3600, NOW)  # its upload gave it up
+    with pytest.raises(NotFound):
+        lifecycle.withdraw(joined)  # a joined file is its bundle's
 
 
 @pytest.mark.parametrize("before,error", [

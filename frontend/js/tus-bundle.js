@@ -9,8 +9,8 @@
  * spread them over its bars. Each file's upload is a bundle member's (tus-upload.js, bundled):
  * it issues no token and draws on the server's allowance for bundle files, not on its upload
  * allowance, which the join alone uses; if the join never comes, the server sweeps the files with
- * their uploads (UPLOAD_SESSION_TTL). cancel() stops the file in flight (DELETE) and drops the
- * records of the files already stored (DELETE), so nothing can join them; a bundle joined after
+ * their uploads (UPLOAD_SESSION_TTL). cancel() stops the file in flight (DELETE) and deletes the
+ * uploads of the files already stored (DELETE), which takes their files; a bundle joined after
  * Cancel was pressed is deleted too.
  */
 
