@@ -9,19 +9,23 @@ Stacks of their own (the session stack has its limits out of reach):
   client-sent X-Forwarded-For cannot buy a fresh allowance.
 - `counted`: only the app's token limit, 3 a minute, one worker; a download
   refused after the page's own info check shows a page that says why.
+- `defaults`: nginx's and the app's default limits; a page bundle of 25 files
+  (a member creation each, then the join) meets no 429.
 Skipped without nginx (E2E_NGINX=0 or not installed).
 """
 
+import io
 import secrets
 import socket
 import time
+import zipfile
 
 import pytest
 import requests
 from playwright.sync_api import expect
 
 from helpers import assert_security_headers, check_token, upload_via_http
-from stack import NO_NGINX_LIMITS, Stack
+from stack import NGINX_LIMITS, NO_NGINX_LIMITS, Stack
 
 APP_LIMITS_OFF = {"RATE_LIMIT_UPLOADS": "0", "RATE_LIMIT_TOKENS": "0"}
 TIGHT = {"RATE_UPLOADS": "1r/m", "BURST_UPLOADS": "1", "RATE_TOKENS": "1r/m", "BURST_TOKENS": "2",
@@ -54,6 +58,14 @@ def loose(tmp_path_factory, stack):
     # One worker: the app counts per process.
     app_env = {"RATE_LIMIT_UPLOADS": "0", "RATE_LIMIT_TOKENS": "3/minute", "WEB_CONCURRENCY": "1"}
     with own_stack(tmp_path_factory.mktemp("loose"), app_env, {**NO_NGINX_LIMITS, "CONN_PER_IP": "2"}) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def defaults(tmp_path_factory, stack):
+    if not stack.use_nginx:
+        pytest.skip("checks nginx itself")
+    with own_stack(tmp_path_factory.mktemp("defaults"), {}, NGINX_LIMITS) as running:
         yield running
 
 
@@ -154,3 +166,25 @@ def test_a_download_refused_after_the_check_shows_a_page_saying_why(page, tmp_pa
         assert "rate_limited" not in page.content() and '{"error"' not in page.content()
         page.get_by_role("link", name="Go to the start page").click()
         expect(page.get_by_label("Token or share link")).to_be_visible()
+
+
+def test_a_page_bundle_of_25_files_meets_no_429_at_the_default_limits(page, defaults):
+    """Each file's creation draws on the allowance for bundle files, the join alone on the uploads'."""
+    answers = []
+    page.on("response", lambda r: answers.append((r.request.method, r.url.rpartition("/api/")[2], r.status))
+            if "/api/" in r.url else None)
+    files = {f"photos/{n:02}.txt": f"photo {n}\n".encode() for n in range(25)}
+    page.goto(f"{defaults.url}/")
+    expect(page.locator("[data-upload='limits']")).to_contain_text("Up to")
+    page.locator("[data-upload='input']").set_input_files(
+        [{"name": name.rpartition("/")[2], "mimeType": "text/plain", "buffer": data} for name, data in files.items()])
+    expect(page.locator("[data-upload='staged-name']")).to_have_text("25 files")
+    page.locator("[data-upload='send']").click()
+    token_field = page.locator("#token-out")
+    expect(token_field).to_be_visible(timeout=30_000)  # a page that waited out 429s would take minutes
+    assert [status for *_, status in answers if status == 429] == [], answers
+    posts = [(path, status) for method, path, status in answers if method == "POST"]
+    assert posts == [("uploads", 201)] * 25 + [("bundles", 201)], posts
+    zipped = requests.post(f"{defaults.url}/api/files/retrieve", json={"token": token_field.input_value()}, timeout=30)
+    archive = zipfile.ZipFile(io.BytesIO(zipped.content))
+    assert sorted(archive.read(n) for n in archive.namelist()) == sorted(files.values())

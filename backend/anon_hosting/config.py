@@ -38,6 +38,7 @@ DEFAULTS = {
     "RATE_LIMIT_PASSPHRASES": "20/10minutes",
     "RATE_LIMIT_PASSPHRASE_REQUESTS": "20/minute",
     "RATE_LIMIT_UPLOAD_PASSWORD": "10/10minutes",
+    "RATE_LIMIT_BUNDLE_FILES": "2000/minute",
     "TRUSTED_PROXIES": "0",
     "TRUSTED_PROXY_ADDRS": "127.0.0.1,::1",
     "STORAGE_BACKEND": "local",
@@ -91,6 +92,8 @@ class Config:
     log_format: str = "text"  # "text", or "json": one JSON object per log line (anon_hosting.logs)
     max_bundle_files: int = 1000  # files in one upload (a bundle), whose total is held to max_upload_bytes
     upload_session_ttl: int = 24 * 3600  # seconds a resumable upload lives after its last PATCH, or its completion
+    # creations of bundle members' resumable uploads (no token; the join counts as the upload)
+    rate_limit_bundle_files: tuple[int, int] | None = None
 
 
 def load(test_config: dict | None = None) -> Config:
@@ -123,6 +126,7 @@ def load(test_config: dict | None = None) -> Config:
         log_format=_log_format(source),
         max_bundle_files=_positive_int(source, "MAX_BUNDLE_FILES"),
         upload_session_ttl=_positive_int(source, "UPLOAD_SESSION_TTL"),
+        rate_limit_bundle_files=_rate(source, "RATE_LIMIT_BUNDLE_FILES"),
     )
     _validate(config)
     return config

@@ -8,7 +8,9 @@ Contract: pure functions over a state dict (the JSON kept beside each blob by
      "leases": {lease_id: until}, "fails": [timestamps], "gone": None | "download_limit_reached"}
 
 A finished file that joins a bundle (``enlist``) also holds ``"member": true``: from then on it is
-reachable through its bundle only, so its own tokens open nothing (``check_available``: 404).
+reachable through its bundle only, so its own tokens open nothing (``check_available``: 404). A file
+stored by a bundle member's upload holds ``"member": "pending"`` (``pending_member``) until its join:
+reachable through nothing, and swept at its expiry like any file if the join never comes.
 
 A download with a limit first reserves a slot (a lease that expires, so a killed
 process cannot hold a slot forever), renews it while streaming, and turns it into
@@ -26,11 +28,16 @@ MAX_FAILED_ATTEMPTS = 10
 ATTEMPT_WINDOW = 600
 LIMIT_REACHED = "download_limit_reached"
 MEMBER = "member"
+PENDING = "pending"
 
 
 def new(expires_at: int, max_downloads: int | None) -> dict:
     return {"v": VERSION, "exp": expires_at, "max": max_downloads, "done": 0, "leases": {}, "fails": [],
             "gone": None}
+
+
+def pending_member(expires_at: int) -> dict:
+    return {**new(expires_at, None), MEMBER: PENDING}
 
 
 def check_available(state: dict, now: float) -> None:
@@ -84,10 +91,21 @@ def complete(state: dict, lease: str) -> dict:
 def enlist(state: dict, expires_at: int, now: float) -> dict:
     """The state of a file joining a bundle: the bundle's expiry, no limit of its own, reachable through
     the bundle only. A file already joined, gone or expired is refused, and so is one being downloaded."""
-    check_available(state, now)
-    if _live_leases(state, now):
-        raise DownloadInProgress()
+    if state.get(MEMBER) == PENDING:
+        if state["exp"] <= now:
+            raise Expired()
+    else:
+        check_available(state, now)
+        if _live_leases(state, now):
+            raise DownloadInProgress()
     return {**new(expires_at, None), "fails": state["fails"], MEMBER: True}
+
+
+def withdraw(state: dict) -> dict:
+    """A pending member's file given up by its upload: expired at once, so no join can take it any more."""
+    if state.get(MEMBER) != PENDING:
+        raise NotFound()
+    return {**state, "exp": 0}
 
 
 def release(state: dict, lease: str) -> dict:

@@ -29,6 +29,15 @@ class Uploaded:
 
 
 @dataclass(frozen=True)
+class MemberUploaded:
+    """A bundle member's finished upload: no token; its file waits for the join until ``expires_at``."""
+    name: str
+    size: int
+    expires_at: str | None
+    kind: str = "member"
+
+
+@dataclass(frozen=True)
 class FileInfo:
     name: str
     size: int

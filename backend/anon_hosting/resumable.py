@@ -22,9 +22,14 @@ answers as finished, and that the sweeper, once the record expires unmarked
 a finished upload's file (its name, size and key) for a bundle to join
 (``UploadUnfinished`` before its last byte), and ``consume`` drops its record
 once it has joined.
+
+A bundle member's upload (``MEMBER_KEY`` in its metadata) stores its file as a pending member
+(``lifecycle.pending_member``) that lives ``ttl`` seconds, as its record, and answers ``MemberUploaded``:
+no token opens it, so only a bundle's join (``finished``, ``consume``) makes it reachable.
 """
 
 import base64
+import contextlib
 import json
 import os
 import secrets
@@ -36,14 +41,15 @@ from . import lifecycle, names, options
 from .crypto import stream
 from .crypto.upload_secret import UploadKeys
 from .errors import BadRequest, Conflict, Locked, NotFound, TooLarge, UploadUnfinished
-from .results import Uploaded
-from .service import FileService
+from .results import MemberUploaded, Uploaded
+from .service import FileService, iso
 from .storage import NAME_PATTERN
 from .storage.partials import Layout, Partials
 
 CHUNK = stream.CHUNK_SIZE
 EXPIRY_STEP = 60  # seconds: a PATCH moves the expiry on only when it is this much behind (a record write saved)
 _KEY, _OPTIONS = b"file key", b"options"
+MEMBER_KEY = "bundle"  # the Upload-Metadata key of a bundle member's upload
 
 
 @dataclass(frozen=True)
@@ -60,7 +66,7 @@ class Progress:
     offset: int
     length: int
     expires_at: int
-    result: Uploaded | None = None
+    result: Uploaded | MemberUploaded | None = None
 
 
 class ResumableUploads:
@@ -76,7 +82,8 @@ class ResumableUploads:
         upload_id = secrets.token_urlsafe(32)
         keys = UploadKeys(secret, upload_id)
         meta = {"name": names.clean(metadata.get("filename", "")), "expires_in": opts.expires_in,
-                "max_downloads": opts.max_downloads, "passphrase": opts.passphrase}
+                "max_downloads": opts.max_downloads, "passphrase": opts.passphrase,
+                **({"member": True} if MEMBER_KEY in metadata else {})}
         record = {"v": 1, "length": length, "exp": now + self.ttl, "done": None,
                   "salt": _b64(os.urandom(stream.SALT_SIZE)), "verifier": _b64(keys.verifier),
                   "key": _b64(keys.seal(_KEY, secrets.token_bytes(stream.KEY_SIZE))),
@@ -129,7 +136,7 @@ class ResumableUploads:
                     committed = writer.sync()
         return Progress(upload_id, committed * CHUNK, length, record["exp"])
 
-    def result(self, upload_id: str, secret: bytes, now: float | None = None) -> Uploaded:
+    def result(self, upload_id: str, secret: bytes, now: float | None = None) -> Uploaded | MemberUploaded:
         record, keys = self._open(upload_id, secret, now)
         if record["done"] is None:
             raise Conflict("The upload is not finished yet.")
@@ -147,9 +154,14 @@ class ResumableUploads:
         self.partials.drop(upload_id)
 
     def terminate(self, upload_id: str, secret: bytes, now: float | None = None) -> None:
-        self._open(upload_id, secret, now)
+        """Drop the upload; a finished member's file goes too, unless a join took it first."""
+        record, keys = self._open(upload_id, secret, now)
         if not self.partials.drop(upload_id):
             raise NotFound()
+        if record["done"] is not None and _meta(record, keys).get("member"):
+            with contextlib.suppress(NotFound):  # joined meanwhile: it is the bundle's now
+                self.files.storage.update_state(upload_id, lifecycle.withdraw)
+                self.files.storage.delete(upload_id)
 
     def sweep(self, now: float | None = None, full: bool = False) -> int:
         """Drop the records (and an unfinished upload's data) past their expiry; skip one being written."""
@@ -165,7 +177,7 @@ class ResumableUploads:
 
     def _finish(self, upload_id, record, keys, writer, last: bytes, now: int) -> Progress:
         meta = _meta(record, keys)
-        writer.finish(upload_id, lifecycle.new(now + meta["expires_in"], meta["max_downloads"]), last)
+        writer.finish(upload_id, self._stored_state(meta, now), last)
         record.update(done=now, exp=now + self.ttl)
         self.partials.save(upload_id, record)
         return self._finished(upload_id, record, keys)
@@ -180,13 +192,25 @@ class ResumableUploads:
         if state is None:
             return
         meta = _meta(record, keys)
-        done = state["exp"] - meta["expires_in"]  # ``_finish`` made the state's expiry from its own ``now``
+        done = state["exp"] - self._lifetime(meta)  # ``_finish`` made the state's expiry from its own ``now``
         record.update(done=done, exp=done + self.ttl)
         self.partials.save(upload_id, record)
         self.partials.discard(upload_id)
 
+    def _lifetime(self, meta: dict) -> int:
+        """Seconds the stored file lives after the finish: a member's waits for its join as long as its record."""
+        return self.ttl if meta.get("member") else meta["expires_in"]
+
+    def _stored_state(self, meta: dict, now: int) -> dict:
+        if meta.get("member"):
+            return lifecycle.pending_member(now + self._lifetime(meta))
+        return lifecycle.new(now + meta["expires_in"], meta["max_downloads"])
+
     def _finished(self, upload_id: str, record: dict, keys: UploadKeys) -> Progress:
         meta = _meta(record, keys)
+        if meta.get("member"):
+            member = MemberUploaded(meta["name"], record["length"], iso(record["exp"]))
+            return Progress(upload_id, record["length"], record["length"], record["exp"], member)
         opts = options.Options(meta["expires_in"], meta["max_downloads"], meta["passphrase"])
         uploaded = self.files.reissue(meta["name"], upload_id, keys.open(_KEY, _unb64(record["key"])),
                                       record["done"], record["length"], opts)

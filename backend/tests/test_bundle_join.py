@@ -6,11 +6,12 @@ import base64
 import io
 import os
 import secrets
+import time
 import zipfile
 
 import pytest
 
-from anon_hosting import create_app
+from anon_hosting import create_app, lifecycle, tokens
 from anon_hosting.crypto.stream import CHUNK_SIZE
 
 from .storage.stores import local_entries, local_state
@@ -229,3 +230,118 @@ def test_the_upload_password_and_the_upload_rate_limit_apply(app_config):
         uploads.append({"id": created.headers["Location"].rpartition("/")[2], "secret": secret})
     assert error(client.post("/api/bundles", json={"uploads": uploads})) == (401, "unauthorized")
     assert error(client.post("/api/bundles", json={"uploads": uploads}, headers=auth)) == (429, "rate_limited")
+
+
+# -- bundle members: uploads that declare themselves a bundle's file ------------------------------------
+
+TTL = 600  # UPLOAD_SESSION_TTL of the member tests
+
+
+@pytest.fixture
+def member_app(app_config):
+    return create_app({**app_config, "MAX_BUNDLE_FILES": "4", "MAX_UPLOAD_BYTES": str(MAX_BYTES),
+                       "RATE_LIMIT_UPLOADS": "0", "UPLOAD_SESSION_TTL": str(TTL)})
+
+
+def member_upload(client, data: bytes, name: str = "m.bin", finish: bool = True) -> dict:
+    """A bundle member's tus upload (``bundle`` in its Upload-Metadata, as the page sends it)."""
+    secret, meta = new_secret(), f"filename {base64.b64encode(name.encode()).decode()},bundle "
+    headers = {**TUS, "Upload-Secret": secret, "Upload-Length": str(len(data)), "Upload-Metadata": meta}
+    if finish and data:
+        headers["Content-Type"] = "application/offset+octet-stream"
+    created = client.post("/api/uploads", headers=headers, data=data if finish else None)
+    assert created.status_code == 201, created.json
+    upload_id = created.headers["Location"].rpartition("/")[2]
+    return {"entry": {"id": upload_id, "secret": secret}, "answer": created.json}
+
+
+def assert_member_answer(body: dict, name: str, size: int) -> None:
+    assert body["kind"] == "member" and (body["name"], body["size"]) == (name, size), body
+    assert set(body) == {"kind", "name", "size", "expires_at"}  # no token, no owner token
+
+
+def test_a_member_upload_finishes_and_answers_without_tokens(member_app):
+    client = member_app.test_client()
+    whole = member_upload(client, b"in one request", "one.txt")
+    assert_member_answer(whole["answer"], "one.txt", 14)
+    data = os.urandom(CHUNK_SIZE + 10)
+    patched = member_upload(client, data, "two.bin", finish=False)
+    location, secret = f"/api/uploads/{patched['entry']['id']}", patched["entry"]["secret"]
+    finished = client.patch(location, data=data, headers={**TUS, "Upload-Secret": secret, "Upload-Offset": "0",
+                                                          "Content-Type": "application/offset+octet-stream"})
+    assert finished.status_code == 200
+    assert_member_answer(finished.json, "two.bin", len(data))
+    again = client.get(location, headers={**TUS, "Upload-Secret": secret})
+    assert again.status_code == 200 and again.json == finished.json
+    assert client.head(location, headers={**TUS, "Upload-Secret": secret}).headers["Upload-Offset"] == str(len(data))
+
+
+def test_a_member_file_opens_through_no_token_even_one_made_with_its_key(member_app, storage_dir):
+    client, uploads = member_app.test_client(), member_app.extensions["anon_hosting.uploads"]
+    upload = member_upload(client, b"only through a bundle")
+    upload_id, secret = upload["entry"]["id"], base64.urlsafe_b64decode(upload["entry"]["secret"] + "=")
+    assert local_state(storage_dir, upload_id)["member"] == "pending"
+    key, keyring = uploads.finished(upload_id, secret).key, member_app.extensions["anon_hosting"].keyring
+    now = int(time.time())
+    crafted = tokens.issue(tokens.FileClaims("m.bin", upload_id, key, now, now + 3600, None), keyring)
+    owner = tokens.issue(tokens.OwnerClaims(upload_id, now, now + 3600), keyring)
+    assert error(client.post("/api/files/info", json={"token": crafted})) == (404, "not_found")
+    assert error(retrieve(client, crafted)) == (404, "not_found")
+    assert error(client.post("/api/files/delete", json={"token": owner})) == (404, "not_found")
+    assert f"{upload_id}.state" in local_entries(storage_dir)  # the refused delete left it
+
+
+def test_an_unjoined_member_is_swept_after_the_session_ttl_and_a_joined_one_is_not(member_app, storage_dir):
+    client, service = member_app.test_client(), member_app.extensions["anon_hosting"]
+    left = member_upload(client, b"never joined")
+    joined = [member_upload(client, d) for d in (b"kept 1", b"kept 2")]
+    bundle = join(client, joined, expires_in=3 * TTL)
+    assert bundle.status_code == 201, bundle.json
+    state = local_state(storage_dir, left["entry"]["id"])
+    assert time.time() + TTL - 5 < state["exp"] <= time.time() + TTL
+    assert service.sweep(now=time.time() + 2 * TTL) >= 2  # the file and its record
+    assert not any(n.startswith(left["entry"]["id"]) for n in stored(storage_dir))
+    assert [retrieve(client, bundle.json["token"], i).data for i in (0, 1)] == [b"kept 1", b"kept 2"]
+    assert error(join(client, [left, member_upload(client, b"x")])) == (404, "not_found")
+
+
+def test_members_join_with_plain_uploads_and_the_join_counts_once(app_config, storage_dir):
+    client = create_app({**app_config, "RATE_LIMIT_UPLOADS": "1/minute"}).test_client()
+    uploads = [member_upload(client, f"file {n}".encode(), f"{n}.txt") for n in range(5)]
+    answer = join(client, uploads, bundle_name="Five")
+    assert answer.status_code == 201, answer.json  # five creations, then the address's one upload
+    assert [f["name"] for f in answer.json["files"]] == [f"{n}.txt" for n in range(5)]
+    assert [retrieve(client, answer.json["token"], n).data for n in range(5)] == [f"file {n}".encode()
+                                                                                 for n in range(5)]
+    assert {local_state(storage_dir, u["entry"]["id"])["member"] for u in uploads} == {True}
+    assert error(join(client, [member_upload(client, b"a"), member_upload(client, b"b")])) == (429, "rate_limited")
+    assert error(client.post("/api/uploads", headers={**TUS, "Upload-Secret": new_secret(), "Upload-Length": "1"})) \
+        == (429, "rate_limited")
+
+
+def test_a_join_may_mix_members_and_plain_uploads(client):
+    uploads = [member_upload(client, b"member"), tus_upload(client, b"plain")]
+    bundle = join(client, uploads)
+    assert bundle.status_code == 201, bundle.json
+    assert [retrieve(client, bundle.json["token"], i).data for i in (0, 1)] == [b"member", b"plain"]
+
+
+def test_a_delete_of_a_finished_member_takes_its_file(member_app, storage_dir):
+    client = member_app.test_client()
+    given_up, other = member_upload(client, b"given up"), member_upload(client, b"other")
+    tus = {**TUS, "Upload-Secret": given_up["entry"]["secret"]}
+    assert client.delete(f"/api/uploads/{given_up['entry']['id']}", headers=tus).status_code == 204
+    assert not any(n.startswith(given_up["entry"]["id"]) for n in stored(storage_dir))
+    assert error(join(client, [given_up, other])) == (404, "not_found")
+
+
+def test_a_delete_after_a_join_took_the_file_leaves_it_to_the_bundle(member_app, storage_dir):
+    """The join makes the file a member before it drops the record: a delete in between keeps the file."""
+    client, uploads = member_app.test_client(), member_app.extensions["anon_hosting.uploads"]
+    storage = member_app.extensions["anon_hosting"].storage
+    upload = member_upload(client, b"joined")
+    upload_id, now = upload["entry"]["id"], int(time.time())
+    storage.update_state(upload_id, lambda s: lifecycle.enlist(s, now + 3600, now))  # the join's first step
+    uploads.terminate(upload_id, base64.urlsafe_b64decode(upload["entry"]["secret"] + "="))
+    assert local_state(storage_dir, upload_id)["member"] is True
+    assert storage.read_state(upload_id)["exp"] == now + 3600

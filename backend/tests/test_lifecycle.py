@@ -87,6 +87,24 @@ def test_a_file_joining_a_bundle_takes_its_expiry_loses_its_limit_and_opens_only
             refused()
 
 
+def test_a_pending_members_file_opens_through_nothing_until_its_join_makes_it_a_member():
+    pending = lifecycle.pending_member(NOW + 60)
+    for refused in (lambda: lifecycle.check_available(pending, NOW), lambda: lifecycle.reserve(pending, "a", NOW)):
+        with pytest.raises(NotFound):
+            refused()
+    assert lifecycle.is_sweepable(pending, NOW + 60)
+    joined = lifecycle.enlist(pending, NOW + 3600, NOW)
+    assert (joined["exp"], joined["max"], joined[lifecycle.MEMBER]) == (NOW + 3600, None, True)
+    with pytest.raises(NotFound):
+        lifecycle.enlist(joined, NOW + 3600, NOW)  # a file joins one bundle
+    with pytest.raises(Expired):
+        lifecycle.enlist(pending, NOW + 3600, NOW + 60)
+    with pytest.raises(Expired):
+        lifecycle.enlist(lifecycle.withdraw(pending), NOW + 3600, NOW)  # its upload gave it up
+    with pytest.raises(NotFound):
+        lifecycle.withdraw(joined)  # a joined file is its bundle's
+
+
 @pytest.mark.parametrize("before,error", [
     (lambda: lifecycle.reserve(state(), "a", NOW), DownloadInProgress),
     (lambda: state(gone=lifecycle.LIMIT_REACHED), DownloadLimitReached),

@@ -86,10 +86,11 @@ def kill_before_marking(monkeypatch, uploads: ResumableUploads) -> None:
 CUTS = {"naming": kill_after_naming, "discarding": kill_before_discarding, "marking": kill_before_marking}
 
 
-def cut_upload(monkeypatch, store, tmp_path, cut: str) -> tuple[str, bytes, bytes]:
-    """An upload whose finishing PATCH was cut by ``cut``: (id, secret, data)."""
+def cut_upload(monkeypatch, store, tmp_path, cut: str, member: bool = False) -> tuple[str, bytes, bytes]:
+    """An upload (a bundle member's with ``member``) whose finishing PATCH was cut by ``cut``: (id, secret, data)."""
     uploads, secret, data = uploads_on(store, tmp_path), os.urandom(32), os.urandom(SIZE)
-    upload_id = uploads.create(secret, SIZE, {"filename": "cut.bin", "max_downloads": "2"}).upload_id
+    meta = {"filename": "cut.bin", "max_downloads": "2", **({"bundle": ""} if member else {})}
+    upload_id = uploads.create(secret, SIZE, meta).upload_id
     assert uploads.append(upload_id, secret, 0, [data[:LAST]]).offset == LAST
     with monkeypatch.context() as patched:
         CUTS[cut](patched, uploads)
@@ -122,6 +123,16 @@ def test_a_finish_killed_after_the_last_chunk_is_taken_up_by_the_next_process(mo
     assert b"".join(download.chunks) == data
     download.close()
     assert not data_left(again, upload_id)
+
+
+@pytest.mark.parametrize("cut", ["discarding", "marking"])
+def test_a_members_finish_killed_after_storing_is_marked_with_the_files_own_expiry(monkeypatch, store, tmp_path, cut):
+    upload_id, secret, data = cut_upload(monkeypatch, store, tmp_path, cut, member=True)
+    again = uploads_on(reopen(store), tmp_path)
+    finished = again.append(upload_id, secret, SIZE, [])
+    assert (finished.result.kind, finished.result.name, finished.result.size) == ("member", "cut.bin", SIZE)
+    state = again.files.storage.read_state(upload_id)
+    assert state["member"] == "pending" and again.partials.record(upload_id)["exp"] == state["exp"]
 
 
 @pytest.mark.parametrize("cut", ["discarding", "marking"])

@@ -6,19 +6,21 @@
  * uploadBundleResumable(items, options) answers { promise, cancel } like uploadResumable,
  * the promise resolving to the bundle's JSON (kind "bundle", files). items are {file, path};
  * onProgress(loaded, total) counts the bytes of all files, in order, so the staged list can
- * spread them over its bars. Each file's upload is created with the bundle's expiry only: if
- * the join never comes, the files expire with it. cancel() stops the file in flight (DELETE),
- * deletes the files already stored (their owner tokens) and drops their records; a bundle
- * joined after Cancel was pressed is deleted too.
+ * spread them over its bars. Each file's upload is a bundle member's (tus-upload.js, bundled):
+ * it issues no token and draws on the server's allowance for bundle files, not on its upload
+ * allowance, which the join alone uses; if the join never comes, the server sweeps the files with
+ * their uploads (UPLOAD_SESSION_TTL). cancel() stops the file in flight (DELETE) and deletes the
+ * uploads of the files already stored (DELETE), which takes their files; a bundle joined after
+ * Cancel was pressed is deleted too.
  */
 
 import { ApiError, deleteFile, joinBundle } from './api.js';
 import { terminate, uploadResumable } from './tus-upload.js';
 
 export function uploadBundleResumable(items, options = {}) {
-  const { expiresIn, onProgress, onReconnecting, password } = options;
+  const { onProgress, onReconnecting, password } = options;
   const total = items.reduce((sum, item) => sum + item.file.size, 0);
-  const done = []; // {answer, handle, forget} of each stored file
+  const done = []; // {handle, forget} of each stored file
   let current = null;
   let cancelled = false;
 
@@ -27,11 +29,11 @@ export function uploadBundleResumable(items, options = {}) {
     for (const { file, path } of items) {
       if (cancelled) throw new ApiError('aborted');
       current = uploadResumable(file, {
-        expiresIn, password, path, bundled: true, onReconnecting,
+        password, path, bundled: true, onReconnecting,
         onProgress: (sent) => onProgress?.(before + sent, total),
       });
-      const answer = await current.promise;
-      done.push({ answer, handle: current.handle(), forget: current.forget });
+      await current.promise;
+      done.push({ handle: current.handle(), forget: current.forget });
       before += file.size;
     }
     current = null;
@@ -54,9 +56,9 @@ export function uploadBundleResumable(items, options = {}) {
   function cancel() {
     cancelled = true;
     current?.cancel();
-    for (const { answer, handle, forget } of done.splice(0)) {
+    for (const { handle, forget } of done.splice(0)) {
       forget();
-      deleteFile(answer.owner_token).catch(() => {}).finally(() => terminate(handle));
+      terminate(handle);
     }
     settle(new ApiError('aborted'));
   }

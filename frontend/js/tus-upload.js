@@ -2,7 +2,9 @@
  * tus-upload.js — a resumable upload (tus 1.0 at /api/uploads) with the vendored tus-js-client.
  *
  * uploadResumable(file, options) answers { promise, cancel, handle, forget }, the promise resolving to
- * the server's JSON for the stored file (that of POST /api/files, which stays for curl and scripts). The page makes a random 256-bit
+ * the server's JSON for the stored file (that of POST /api/files, which stays for curl and scripts),
+ * or for a bundle's file (options.bundled, a member: `bundle` in its metadata) {kind: "member", ...}
+ * without tokens, its file opening only once the bundle is joined. The page makes a random 256-bit
  * secret per upload and sends it as the static Upload-Secret header; the server derives the
  * file key's wrapping key from it and keeps neither. The upload's URL and secret stay in
  * localStorage under the file's path (options.path, else its name), size and date only until the
@@ -72,6 +74,10 @@ function apiError(error) {
   return errorFrom(response.getStatus(), parseJson(response.getBody()), response.getHeader('Retry-After'));
 }
 
+function finishedAnswer(body) {
+  return Boolean(body && (body.token || body.kind === 'member'));
+}
+
 /** The finished upload's JSON again (GET with the secret): when a closed tab's upload finished unseen,
  * the resumed one learns it from a HEAD, which has no body. */
 async function result(url, secret) {
@@ -82,7 +88,7 @@ async function result(url, secret) {
     throw new ApiError('network_error');
   }
   const body = parseJson(await response.text().catch(() => ''));
-  if (!response.ok || !body || !body.token) throw errorFrom(response.status, body, response.headers.get('Retry-After'));
+  if (!response.ok || !finishedAnswer(body)) throw errorFrom(response.status, body, response.headers.get('Retry-After'));
   return body;
 }
 
@@ -102,6 +108,7 @@ export function uploadResumable(file, options = {}) {
   const headers = { 'Upload-Secret': entry.secret, Accept: 'application/json' };
   if (password) headers.Authorization = `Bearer ${password}`;
   const metadata = { filename: file.name };
+  if (bundled) metadata.bundle = ''; // a bundle member: no token, the server's allowance for bundle files
   if (expiresIn) metadata.expires_in = String(expiresIn);
   if (maxDownloads) metadata.max_downloads = String(maxDownloads);
   if (passphrase) metadata.passphrase = passphrase;
@@ -141,7 +148,7 @@ export function uploadResumable(file, options = {}) {
       },
       onSuccess({ lastResponse }) {
         const body = parseJson(lastResponse.getBody());
-        const answer = body && body.token ? Promise.resolve(body) : result(upload.url, entry.secret);
+        const answer = finishedAnswer(body) ? Promise.resolve(body) : result(upload.url, entry.secret);
         answer.then(resolve, reject).finally(() => bundled || forget(key));
       },
       onError(error) {

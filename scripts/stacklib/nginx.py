@@ -31,6 +31,8 @@ FRONTEND_COPY_IGNORE = shutil.ignore_patterns("node_modules", "package*.json", "
 NGINX_LIMITS = {
     "RATE_UPLOADS": "10r/m",
     "BURST_UPLOADS": "10",
+    "RATE_BUNDLE_FILES": "300r/m",
+    "BURST_BUNDLE_FILES": "1000",
     "RATE_TOKENS": "60r/m",
     "BURST_TOKENS": "30",
     "CONN_PER_IP": "20",
@@ -41,6 +43,8 @@ NGINX_LIMITS = {
 NO_NGINX_LIMITS = {
     "RATE_UPLOADS": "100000r/s",
     "BURST_UPLOADS": "100000",
+    "RATE_BUNDLE_FILES": "100000r/s",
+    "BURST_BUNDLE_FILES": "100000",
     "RATE_TOKENS": "100000r/s",
     "BURST_TOKENS": "100000",
     "CONN_PER_IP": "65535",

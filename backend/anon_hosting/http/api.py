@@ -19,7 +19,7 @@ from flask import Blueprint, Response, current_app, request
 from ..errors import BadRequest, Unauthorized, WrongPassphrase
 from ..results import FileInfo, Uploaded
 from ..service import FileService
-from . import ratelimit
+from . import metadata, ratelimit
 from .errors import error_response
 from .headers import API_HEADERS, download_headers
 from .uploads import credentials_from, file_index_from, finish_body, multipart_limit, upload_body
@@ -55,7 +55,9 @@ def _refuse_secrets_in_url():
 
 @api.before_request
 def _rate_limit():
-    ratelimit.check_request(_limits().for_endpoint(request.endpoint), _client())
+    member = request.endpoint == ratelimit.CREATION_ENDPOINT and metadata.declares_member(
+        request.headers.get("Upload-Metadata", ""))
+    ratelimit.check_request(_limits().for_endpoint(request.endpoint, member), _client())
 
 
 @api.errorhandler(WrongPassphrase)

@@ -4,11 +4,14 @@ Contract: ``RateLimiter(limit, window)``: ``hit(key)`` records an event,
 ``blocked(key)`` is true once ``limit`` events fall inside ``window`` seconds,
 ``acquire(key)`` records one unless the key is blocked (and says which),
 ``retry_after(key)`` says when the oldest event ages out. Thread-safe, per
-process, memory bounded by ``max_keys`` (oldest keys are dropped first).
+process, memory bounded by ``max_keys`` (oldest keys are dropped first), which
+``for_limit`` sizes so that every limiter holds at most ``MAX_HITS`` events.
 
 ``ClientLimits.from_config(site)`` builds the app's limiters from config
 (``None`` where a limit is off): ``uploads`` and ``tokens`` count requests to
-POST /api/files, /api/uploads and /api/bundles, and to info/retrieve/delete; ``passphrase_requests`` counts
+POST /api/files, /api/uploads and /api/bundles, and to info/retrieve/delete;
+``bundle_files`` counts instead the creations (POST /api/uploads) of bundle
+members, which issue no token and count as an upload at their join; ``passphrase_requests`` counts
 every info or retrieve that carries a passphrase, right or wrong (each costs an
 scrypt derivation); ``passphrases`` and ``upload_password`` count failed
 attempts only. ``check_request`` and
@@ -27,6 +30,8 @@ from ..errors import RateLimited
 
 TOKEN_ENDPOINTS = frozenset({"api.info", "api.retrieve", "api.delete"})
 UPLOAD_ENDPOINTS = frozenset({"api.upload", "api.tus_create", "api.join_bundle"})
+CREATION_ENDPOINT = "api.tus_create"
+MAX_HITS = 1_200_000  # events kept per limiter and process: 10,000 keys at 120 a window
 TOO_MANY_REQUESTS = "Too many requests from your address. Wait a moment and try again."
 
 
@@ -35,6 +40,10 @@ class RateLimiter:
         self.limit, self.window, self.max_keys, self._clock = limit, window, max_keys, clock
         self._hits: OrderedDict[str, deque] = OrderedDict()
         self._lock = threading.Lock()
+
+    @classmethod
+    def for_limit(cls, limit: int, window: float) -> "RateLimiter":
+        return cls(limit, window, max_keys=max(1, min(10_000, MAX_HITS // limit)))
 
     def hit(self, key: str) -> None:
         with self._lock:
@@ -81,16 +90,20 @@ class ClientLimits:
     passphrases: RateLimiter | None
     upload_password: RateLimiter | None
     passphrase_requests: RateLimiter | None = None
+    bundle_files: RateLimiter | None = None
 
     @classmethod
     def from_config(cls, site) -> "ClientLimits":
         def make(rate: tuple[int, int] | None) -> RateLimiter | None:
-            return None if rate is None else RateLimiter(*rate)
+            return None if rate is None else RateLimiter.for_limit(*rate)
         return cls(make(site.rate_limit_uploads), make(site.rate_limit_tokens),
                    make(site.rate_limit_passphrases), make(site.rate_limit_upload_password),
-                   make(site.rate_limit_passphrase_requests))
+                   make(site.rate_limit_passphrase_requests), make(site.rate_limit_bundle_files))
 
-    def for_endpoint(self, endpoint: str | None) -> RateLimiter | None:
+    def for_endpoint(self, endpoint: str | None, member: bool = False) -> RateLimiter | None:
+        """The limiter a request draws on; ``member``: its Upload-Metadata declares a bundle member."""
+        if endpoint == CREATION_ENDPOINT and member:
+            return self.bundle_files
         if endpoint in UPLOAD_ENDPOINTS:
             return self.uploads
         if endpoint in TOKEN_ENDPOINTS:

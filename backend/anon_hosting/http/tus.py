@@ -5,10 +5,12 @@ checks apply) and are described in ``openapi.yaml``. Every request but OPTIONS
 carries ``Tus-Resumable: 1.0.0`` (else 412) and ``Upload-Secret``: 32 to 64
 random bytes in base64url, held by the client only (missing or malformed: 400;
 wrong: 404, as an unknown id). Options come in ``Upload-Metadata`` (``filename``,
-``expires_in``, ``max_downloads``, ``passphrase``; other keys, such as a client's
-``filetype``, are ignored). The request that brings the last byte answers the
-JSON of ``POST /api/files`` (201 for a POST, 200 for a PATCH); ``GET`` answers
-it again until the record expires. Every answer carries ``Tus-Resumable``.
+``expires_in``, ``max_downloads``, ``passphrase``; ``bundle`` marks a bundle
+member's upload; other keys, such as a client's ``filetype``, are ignored; see
+``metadata``). The request that brings the last byte answers the JSON of
+``POST /api/files`` (201 for a POST, 200 for a PATCH), or for a bundle member
+``kind: "member"`` without tokens; ``GET`` answers it again until the record
+expires. Every answer carries ``Tus-Resumable``.
 """
 
 import base64
@@ -21,6 +23,7 @@ from flask import Response, current_app, jsonify, request
 from ..crypto.upload_secret import MAX_SECRET_BYTES, MIN_SECRET_BYTES
 from ..errors import BadRequest, PreconditionFailed, UnsupportedMediaType
 from ..resumable import Progress, ResumableUploads
+from . import metadata
 from .api import api, check_upload_password
 from .uploads import body_chunks, finish_body
 
@@ -30,8 +33,6 @@ OFFSET_TYPE = "application/offset+octet-stream"
 EXPOSED_HEADERS = ["Location", "Tus-Resumable", "Tus-Version", "Tus-Extension", "Tus-Max-Size", "Upload-Offset",
                    "Upload-Length", "Upload-Expires"]
 _DIGITS = re.compile(r"[0-9]{1,19}", re.ASCII)
-_METADATA_KEYS = ("filename", "expires_in", "max_downloads", "passphrase")
-_MAX_METADATA = 4096  # characters of Upload-Metadata
 
 
 def _uploads() -> ResumableUploads:
@@ -64,7 +65,7 @@ def tus_create():
     length = _number("Upload-Length")
     check_upload_password()
     uploads = _uploads()
-    progress = uploads.create(secret, length, _metadata())
+    progress = uploads.create(secret, length, metadata.parse(request.headers.get("Upload-Metadata", "")))
     location = f"/api/uploads/{progress.upload_id}"
     if length == 0 or request.content_length or request.headers.get("Transfer-Encoding"):
         progress = uploads.append(progress.upload_id, secret, 0, _body(length))
@@ -154,18 +155,3 @@ def _number(header: str) -> int:
         raise BadRequest(f"{header} must be a whole number of bytes.")
     return int(raw)
 
-
-def _metadata() -> dict[str, str]:
-    raw = request.headers.get("Upload-Metadata", "")
-    if len(raw) > _MAX_METADATA or not raw.isascii():
-        raise BadRequest("Upload-Metadata is too long or not ASCII.")
-    fields = {}
-    for pair in filter(None, (p.strip() for p in raw.split(","))):
-        key, _, value = pair.partition(" ")
-        if key not in _METADATA_KEYS:
-            continue
-        try:
-            fields[key] = base64.b64decode(value.strip(), validate=True).decode()
-        except (binascii.Error, ValueError):
-            raise BadRequest(f"Upload-Metadata's {key} must be base64 of UTF-8 text.") from None
-    return fields

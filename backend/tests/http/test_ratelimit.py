@@ -64,6 +64,36 @@ def test_a_tus_creation_counts_as_an_upload_and_its_head_and_patch_never_do(app_
     assert client.patch(location, data=b"12345", headers=patch, **from_addr("198.51.100.1")).status_code == 200
 
 
+def creation(client, member: bool, addr="198.51.100.1", path="/api/uploads"):
+    meta = "filename eC50eHQ=" + (",bundle " if member else "")
+    headers = {"Tus-Resumable": "1.0.0", "Upload-Secret": "s" * 43, "Upload-Length": "5", "Upload-Metadata": meta}
+    return client.post(path, headers=headers, **from_addr(addr))
+
+
+def test_bundle_members_draw_on_their_own_allowance_at_the_default_limits(app_config):
+    client = create_app(app_config).test_client()  # RATE_LIMIT_UPLOADS 30/minute, RATE_LIMIT_BUNDLE_FILES 2000/minute
+    assert [creation(client, member=True).status_code for _ in range(50)] == [201] * 50
+    plain = [creation(client, member=False).status_code for _ in range(31)]
+    assert plain == [201] * 30 + [429], plain
+    assert_rate_limited(creation(client, member=False))
+    assert creation(client, member=True).status_code == 201
+    # The member key buys nothing elsewhere: POST /api/files and the join stay on the upload allowance.
+    raw = client.post("/api/files", data=b"x", headers={**RAW, "Upload-Metadata": "bundle "},
+                      **from_addr("198.51.100.1"))
+    assert_rate_limited(raw)
+    assert_rate_limited(client.post("/api/bundles", json={"uploads": []}, headers={"Upload-Metadata": "bundle "},
+                                    **from_addr("198.51.100.1")))
+    assert creation(client, member=False, addr="198.51.100.2").status_code == 201
+
+
+def test_bundle_member_creations_have_a_limit_of_their_own(app_config):
+    client = make_client(app_config, RATE_LIMIT_UPLOADS="2/minute", RATE_LIMIT_BUNDLE_FILES="3/minute")
+    assert [creation(client, member=True).status_code for _ in range(3)] == [201] * 3
+    assert_rate_limited(creation(client, member=True))
+    assert [creation(client, member=False).status_code for _ in range(2)] == [201] * 2
+    assert_rate_limited(creation(client, member=False))
+
+
 def test_a_token_burst_is_rate_limited_on_info_retrieve_and_delete(app_config):
     client = make_client(app_config, RATE_LIMIT_TOKENS="6/minute")
     token = upload(client).get_json()["token"]
@@ -206,6 +236,8 @@ def test_rates_parse(app_config, raw, parsed):
 def test_bad_rates_are_refused_at_start_up(app_config, raw):
     with pytest.raises(ConfigError, match="RATE_LIMIT_TOKENS"):
         config.load({**app_config, "RATE_LIMIT_TOKENS": raw})
+    with pytest.raises(ConfigError, match="RATE_LIMIT_BUNDLE_FILES"):
+        config.load({**app_config, "RATE_LIMIT_BUNDLE_FILES": raw})
 
 
 @pytest.mark.parametrize("raw", ["-1", "x", "6"])
@@ -220,6 +252,7 @@ def test_defaults(app_config):
     assert (site.rate_limit_passphrases, site.rate_limit_upload_password) == ((20, 600), (10, 600))
     assert site.trusted_proxies == 0 and site.trusted_proxy_addrs == ("127.0.0.1", "::1")
     assert site.rate_limit_passphrase_requests == (20, 60)
+    assert site.rate_limit_bundle_files == (2000, 60)
 
 
 def test_the_limiter_window_slides_and_memory_is_bounded():
@@ -232,3 +265,5 @@ def test_the_limiter_window_slides_and_memory_is_bounded():
     for key in "bcde":
         limiter.hit(key)
     assert len(limiter._hits) == 3 and "a" not in limiter._hits
+    assert RateLimiter.for_limit(1000, 60).max_keys == 1200  # a larger limit keeps fewer addresses
+    assert RateLimiter.for_limit(30, 60).max_keys == 10_000
