@@ -1,9 +1,10 @@
 """Journey: several files, or a folder, go up as one bundle behind one token; the recipient sees
 every file and takes one of them, or all of them as one zip, with native form-POST downloads.
 
-The page sends each file resumably (tus, POST /api/uploads) as a bundle member, which gets no token, and
-then joins them (POST /api/bundles); it never posts the multipart form. Cancel stops the file in flight and
-drops the uploads of the files already sent, so that nothing can join them.
+The page sends a bundle over 8 MiB (tus-upload.js ONE_REQUEST_MAX) file by file, resumably (tus, POST
+/api/uploads) as bundle members, which get no token, and then joins them (POST /api/bundles); a smaller one
+goes as one multipart request (POST /api/files). Cancel stops the file in flight and drops the uploads of the
+files already sent, so that nothing can join them.
 """
 
 import io
@@ -14,7 +15,9 @@ from playwright.sync_api import expect
 
 from helpers import open_page, send_staged, throttle, wait_for_progress, write_file
 
-FILES = {"a.txt": b"first file\n", "b.txt": b"second file, removed before sending\n", "c.bin": bytes(range(256)) * 40}
+FILES = {"a.txt": b"first file\n", "b.txt": b"second file, removed before sending\n",
+         "c.bin": bytes(range(256)) * (36 << 10)}  # 9 MiB: the bundle goes file by file through tus
+SMALL = {"a.txt": b"first file\n", "c.bin": bytes(range(256)) * 40}
 
 
 def payloads(files: dict) -> list[dict]:
@@ -72,6 +75,20 @@ def test_several_files_are_listed_trimmed_and_sent_as_one_bundle(page, tmp_path)
         assert one.value.suggested_filename == name
         one.value.save_as(tmp_path / name)
         assert (tmp_path / name).read_bytes() == FILES[name]
+
+
+def test_a_small_bundle_goes_as_one_request(page, base_url):
+    posts = upload_posts(page)
+    open_page(page)
+    page.locator("[data-upload='input']").set_input_files(payloads(SMALL))
+    expect(page.locator("[data-upload='staged-name']")).to_have_text("2 files")
+    send_staged(page)
+    token_field = page.locator("#token-out")
+    expect(token_field).to_be_visible()
+    assert posts == ["files"]  # under 8 MiB in all: one multipart request, as a single small file is one
+    zipped = requests.post(f"{base_url}/api/files/retrieve", json={"token": token_field.input_value()}, timeout=30)
+    with zipfile.ZipFile(io.BytesIO(zipped.content)) as archive:
+        assert {n: archive.read(n) for n in archive.namelist()} == SMALL
 
 
 def test_a_folder_keeps_its_paths(page, tmp_path):

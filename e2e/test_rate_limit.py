@@ -173,7 +173,8 @@ def test_a_page_bundle_of_25_files_meets_no_429_at_the_default_limits(page, defa
     answers = []
     page.on("response", lambda r: answers.append((r.request.method, r.url.rpartition("/api/")[2], r.status))
             if "/api/" in r.url else None)
-    files = {f"photos/{n:02}.txt": f"photo {n}\n".encode() for n in range(25)}
+    # 10 MiB in all: over the page's one-request size, so each file goes through tus
+    files = {f"photos/{n:02}.txt": f"photo {n:02}\n".encode() * (40 << 10) for n in range(25)}
     page.goto(f"{defaults.url}/")
     expect(page.locator("[data-upload='limits']")).to_contain_text("Up to")
     page.locator("[data-upload='input']").set_input_files(

@@ -101,6 +101,39 @@ export async function deleteFile(ownerToken) {
 }
 
 /**
+ * Upload several files as one bundle in one multipart request (a bundle up to ONE_REQUEST_MAX):
+ * the options first, then one `file` part per item ({file, path}) named by its path in the folder
+ * dropped. Answers { promise, cancel } like uploadResumable (tus-upload.js), the promise resolving
+ * to the bundle's JSON (kind "bundle", files [{index, name, size}]); onProgress counts body bytes.
+ */
+export function uploadBundle(items, { expiresIn, maxDownloads, passphrase, password, onProgress } = {}) {
+  const form = new FormData();
+  if (expiresIn !== undefined) form.append('expires_in', String(expiresIn));
+  if (maxDownloads) form.append('max_downloads', String(maxDownloads));
+  if (passphrase) form.append('passphrase', passphrase);
+  for (const { file, path } of items) form.append('file', file, path);
+  const size = items.reduce((sum, item) => sum + item.file.size, 0);
+  const xhr = new XMLHttpRequest();
+  const promise = new Promise((resolve, reject) => {
+    xhr.open('POST', '/api/files');
+    xhr.setRequestHeader('Accept', 'application/json');
+    if (password) xhr.setRequestHeader('Authorization', `Bearer ${password}`);
+    xhr.upload.addEventListener('progress', (event) => {
+      onProgress?.(event.loaded, event.lengthComputable ? event.total : size);
+    });
+    xhr.addEventListener('load', () => {
+      const body = parseJson(xhr.responseText);
+      if (xhr.status >= 200 && xhr.status < 300 && body && body.token) resolve(body);
+      else reject(errorFrom(xhr.status, body, xhr.getResponseHeader('Retry-After')));
+    });
+    xhr.addEventListener('error', () => reject(new ApiError('network_error')));
+    xhr.addEventListener('abort', () => reject(new ApiError('aborted')));
+    xhr.send(form);
+  });
+  return { promise, cancel: () => xhr.abort() };
+}
+
+/**
  * POST /api/bundles: join finished resumable uploads ({id, secret, path} each; the secrets travel in
  * this body only) into one bundle, with the bundle's options -> the answer of a multipart bundle
  * upload (kind "bundle", files [{index, name, size}]).

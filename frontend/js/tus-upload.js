@@ -23,8 +23,9 @@ const STORE = 'anon-hosting.resume.';
 const RETRY_DELAYS = [0, 1000, 2000, 4000, 8000, 15000, 30000, 30000, 60000, 60000];
 const SECRET_BYTES = 32;
 // A file up to this size goes up in its creation request (creation-with-upload), as a plain upload
-// would; a larger one gets its URL first, so that a dropped connection can resume.
-const ONE_REQUEST_MAX = 8 * 1024 * 1024;
+// would, and so does a bundle up to it (upload.js); a larger one gets its URL first, so that a
+// dropped connection can resume: resending this much costs less than a round trip per file.
+export const ONE_REQUEST_MAX = 8 * 1024 * 1024;
 
 function entryKey(file, path) {
   return `${STORE}${path ?? file.name}|${file.size}|${file.lastModified}`;

@@ -7,7 +7,8 @@
  * stagedlist.js), checked against the server's limits, and go up (api.js) only
  * when the person presses Send: resumably (a dropped connection shows
  * "Reconnecting…" and goes on by itself), one file through tus-upload.js, several
- * file by file and then joined as one bundle (tus-bundle.js).
+ * file by file and then joined as one bundle (tus-bundle.js); several files of at
+ * most ONE_REQUEST_MAX in all go as one multipart request (api.js uploadBundle).
  * Files that come before /api/config wait staged. Emits "upload:done" (detail:
  * the server's answer) when they are stored.
  * The upload password is kept in sessionStorage (this tab only) once the
@@ -15,6 +16,7 @@
  * passphrase is cleared after each stored file: it belongs to that file.
  */
 
+import { uploadBundle } from './api.js';
 import { bindPicker } from './dropzone.js';
 import { fillExpirySelect } from './expiry.js';
 import { formatBytes, formatDuration, formatSize } from './format.js';
@@ -24,7 +26,7 @@ import { Progress } from './progress.js';
 import { bindReveal } from './reveal.js';
 import { StagedList } from './stagedlist.js';
 import { uploadBundleResumable } from './tus-bundle.js';
-import { uploadResumable } from './tus-upload.js';
+import { ONE_REQUEST_MAX, uploadResumable } from './tus-upload.js';
 
 const PASSWORD_KEY = 'anon-hosting.upload-password';
 const MAX_PASSPHRASE_BYTES = 1024; // the server's limit, in UTF-8 bytes
@@ -246,7 +248,7 @@ export function Upload(root) {
       },
       onReconnecting: (lost) => notice.info(t(lost ? 'upload.reconnecting' : 'upload.sending', { name: file.name })),
     };
-    current = items.length === 1 ? uploadResumable(file, options) : uploadBundleResumable(items, options);
+    current = items.length === 1 ? uploadResumable(file, options) : sendBundle(items, options);
     cancelButton.focus();
     let stored = null;
     let error = null;
@@ -298,4 +300,10 @@ export function Upload(root) {
   }
 
   return { configure, disable, choose, sendNow, notice, focus: () => pickButton.focus() };
+}
+
+/** A small bundle in one multipart request; a larger one file by file through tus, then joined. */
+function sendBundle(items, options) {
+  const total = items.reduce((sum, item) => sum + item.file.size, 0);
+  return total <= ONE_REQUEST_MAX ? uploadBundle(items, options) : uploadBundleResumable(items, options);
 }
