@@ -160,3 +160,32 @@ def test_cancel_drops_the_files_sent_and_the_one_in_flight(page, tmp_path, base_
                         headers={"Tus-Resumable": "1.0.0", "Upload-Secret": small_upload["secret"]})
     assert gone.status_code == 404  # its record is gone, so no join can take the file, swept at its expiry
     assert page.evaluate("Object.keys(localStorage).filter((k) => k.startsWith('anon-hosting.resume.'))") == []
+
+
+def test_a_bundle_resumes_in_a_new_tab_without_sending_a_finished_file_again(page, context, tmp_path, base_url):
+    first = write_file(tmp_path / "first.bin", 10 << 20, seed=b"bundle tab 1")
+    second = write_file(tmp_path / "second.bin", 30 << 20, seed=b"bundle tab 2")
+    stored = "Object.keys(localStorage).filter((key) => key.startsWith('anon-hosting.resume.'))"
+    open_page(page)
+    throttle(page)  # the second file is still going when the tab closes
+    page.locator("[data-upload='input']").set_input_files([first, second])
+    page.get_by_role("button", name="Send", exact=True).click()
+    wait_for_progress(page, 50)  # the first file (a quarter of the bundle) is whole on the server
+    assert len(page.evaluate(stored)) == 2  # the finished file's entry stays until the join
+    page.close()
+
+    again = context.new_page()
+    posts, offsets = upload_posts(again), []
+    again.on("request", lambda r: offsets.append(int(r.headers["upload-offset"])) if r.method == "PATCH" else None)
+    open_page(again)
+    again.locator("[data-upload='input']").set_input_files([first, second])
+    again.get_by_role("button", name="Send", exact=True).click()
+    token_field = again.locator("#token-out")
+    expect(token_field).to_be_visible(timeout=120_000)
+    assert posts == ["bundles"]  # both files resumed their uploads: no creation, one join
+    assert offsets and all(offset >= 1 << 20 for offset in offsets)  # the second went on where it stopped
+    assert again.evaluate(stored) == []
+    zipped = requests.post(f"{base_url}/api/files/retrieve", json={"token": token_field.input_value()}, timeout=60)
+    with zipfile.ZipFile(io.BytesIO(zipped.content)) as archive:
+        assert archive.read("first.bin") == first.read_bytes()
+        assert archive.read("second.bin") == second.read_bytes()
