@@ -31,9 +31,10 @@ def new_secret() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
 
 
-def tus_upload(client, data: bytes, name: str = "f.bin", finish: bool = True) -> dict:
-    """A finished (or, with ``finish`` False, an unfinished) tus upload: its join entry and its own answer."""
-    secret, meta = new_secret(), f"filename {base64.b64encode(name.encode()).decode()}"
+def tus_upload(client, data: bytes, name: str = "f.bin", finish: bool = True, member: bool = False) -> dict:
+    """A finished (or, with ``finish`` False, an unfinished) tus upload: its join entry and its own answer.
+    ``member``: a bundle member's (``bundle`` in its Upload-Metadata, as the page sends it)."""
+    secret, meta = new_secret(), f"filename {base64.b64encode(name.encode()).decode()}" + (",bundle " if member else "")
     headers = {**TUS, "Upload-Secret": secret, "Upload-Length": str(len(data)), "Upload-Metadata": meta}
     if finish and data:
         headers["Content-Type"] = "application/offset+octet-stream"
@@ -244,15 +245,7 @@ def member_app(app_config):
 
 
 def member_upload(client, data: bytes, name: str = "m.bin", finish: bool = True) -> dict:
-    """A bundle member's tus upload (``bundle`` in its Upload-Metadata, as the page sends it)."""
-    secret, meta = new_secret(), f"filename {base64.b64encode(name.encode()).decode()},bundle "
-    headers = {**TUS, "Upload-Secret": secret, "Upload-Length": str(len(data)), "Upload-Metadata": meta}
-    if finish and data:
-        headers["Content-Type"] = "application/offset+octet-stream"
-    created = client.post("/api/uploads", headers=headers, data=data if finish else None)
-    assert created.status_code == 201, created.json
-    upload_id = created.headers["Location"].rpartition("/")[2]
-    return {"entry": {"id": upload_id, "secret": secret}, "answer": created.json}
+    return tus_upload(client, data, name, finish, member=True)
 
 
 def assert_member_answer(body: dict, name: str, size: int) -> None:
