@@ -2,7 +2,8 @@
 
 nginx passes a well-formed X-Request-ID on and replaces a missing or malformed one with its own
 $request_id; the backend answers with it and puts it on its access line, and nginx on its own.
-/metrics answers on the backend only: nginx says 404.
+nginx's own error answers (its JSON 413, 429, 502...) carry the id too. /metrics answers on the backend
+only: nginx says 404.
 """
 
 import re
@@ -43,6 +44,16 @@ def test_a_well_formed_request_id_goes_through_and_into_both_logs(stack):
                            headers={"X-Request-ID": rid}, timeout=30)
     assert (answer.status_code, answer.headers["X-Request-ID"]) == (400, rid)
     assert logged(stack.gunicorn_log, rid) and logged(stack.nginx_log, rid)
+
+
+@pytest.mark.parametrize("sent", [None, "nginx-own-error-0001"])
+def test_nginx_own_errors_carry_the_request_id_it_logs(stack, sent):
+    headers = {} if sent is None else {"X-Request-ID": sent}
+    answer = requests.post(f"{stack.url}/api/files/info", data=b"x" * (128 << 10), headers=headers, timeout=30)
+    assert (answer.status_code, answer.json()["error"]["code"]) == (413, "too_large")  # nginx's: over its 64k
+    rid = answer.headers["X-Request-ID"]
+    assert rid == sent if sent else re.fullmatch(r"[0-9a-f]{32}", rid), rid
+    assert logged(stack.nginx_log, rid)
 
 
 def test_metrics_answer_on_the_backend_and_404_through_nginx(stack):
