@@ -222,22 +222,14 @@ def test_the_vendored_files_match_their_checksums():
         assert hashlib.sha256((VENDOR / name).read_bytes()).hexdigest() == digest, f"vendor/{name} was changed"
 
 
-def test_the_vendored_qr_module_is_the_locked_npm_package():
+@pytest.mark.parametrize(("package", "built", "vendored"), [("qrcode-generator", "dist/qrcode.mjs", "qrcode.js"),
+                                                             ("tus-js-client", "dist/tus.min.js", "tus.js")])
+def test_a_vendored_module_is_the_locked_npm_package(package, built, vendored):
     """npm ci (a set-up step of `make test`) installed the package and checked it against the lock's integrity."""
-    locked = json.loads((FRONTEND / "package-lock.json").read_text())["packages"]["node_modules/qrcode-generator"]
-    installed = FRONTEND / "node_modules" / "qrcode-generator"
+    locked = json.loads((FRONTEND / "package-lock.json").read_text())["packages"][f"node_modules/{package}"]
+    installed = FRONTEND / "node_modules" / package
     assert installed.is_dir(), "frontend/node_modules is missing: `make test` runs `npm ci` there first"
     assert json.loads((installed / "package.json").read_text())["version"] == locked["version"]
-    assert (installed / "dist" / "qrcode.mjs").read_bytes() == (VENDOR / "qrcode.js").read_bytes(), (
-        "frontend/vendor/qrcode.js is not the locked qrcode-generator: run `npm run vendor` in frontend/ "
-        "and update vendor/SHA256SUMS")
-
-
-def test_the_vendored_tus_client_is_the_locked_npm_package():
-    locked = json.loads((FRONTEND / "package-lock.json").read_text())["packages"]["node_modules/tus-js-client"]
-    installed = FRONTEND / "node_modules" / "tus-js-client"
-    assert installed.is_dir(), "frontend/node_modules is missing: `make test` runs `npm ci` there first"
-    assert json.loads((installed / "package.json").read_text())["version"] == locked["version"]
-    assert (installed / "dist" / "tus.min.js").read_bytes() == (VENDOR / "tus.js").read_bytes(), (
-        "frontend/vendor/tus.js is not the locked tus-js-client: run `npm run vendor` in frontend/ "
+    assert (installed / built).read_bytes() == (VENDOR / vendored).read_bytes(), (
+        f"frontend/vendor/{vendored} is not the locked {package}: run `npm run vendor` in frontend/ "
         "and update vendor/SHA256SUMS")
