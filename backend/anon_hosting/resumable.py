@@ -146,8 +146,8 @@ class ResumableUploads:
         record, keys = self._open(upload_id, secret, now)
         if record["done"] is None:
             raise UploadUnfinished()
-        meta = json.loads(keys.open(_OPTIONS, _unb64(record["options"])))
-        return Finished(upload_id, meta["name"], record["length"], keys.open(_KEY, _unb64(record["key"])))
+        key = keys.open(_KEY, _unb64(record["key"]))
+        return Finished(upload_id, _meta(record, keys)["name"], record["length"], key)
 
     def consume(self, upload_id: str) -> None:
         """Drop a finished upload's record: its file now belongs to a bundle, and its id answers 404."""
