@@ -1,7 +1,8 @@
 """Gunicorn settings for Anon Hosting (the bind address is given on the command line).
 
-gthread workers (anon_hosting/serving/worker.py): every request gets a thread, so a
-2 GB upload or download runs alongside short requests; the worker's heartbeat
+gthread workers (anon_hosting/serving/worker.py): every request gets a thread, and large
+transfers never take the last two of a worker's threads, so short requests are served at once
+however many 2 GB uploads and downloads run; the worker's heartbeat
 comes from its main loop, so ``timeout`` never kills a long transfer. Idle
 keep-alive connections are closed after ``keepalive`` seconds.
 """
@@ -14,7 +15,7 @@ import threading
 import time
 
 from anon_hosting.serving.access_log import AccessLogger
-from anon_hosting.serving.worker import SocketTimeoutWorker
+from anon_hosting.serving.worker import LaneWorker
 
 wsgi_app = "anon_hosting:create_app()"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -33,9 +34,10 @@ control_socket_disable = True  # no management socket under $HOME (absent for th
 limit_request_line = 8190
 limit_request_field_size = 8190
 limit_request_fields = 32768
-# gthread with a socket timeout on each request (GUNICORN_SOCKET_TIMEOUT), and a leaner access logger
+# gthread with a lane for transfers (GUNICORN_TRANSFER_THREADS) and a socket timeout on each request
+# (GUNICORN_SOCKET_TIMEOUT), and a leaner access logger
 # that writes each line as LOG_FORMAT says.
-worker_class = SocketTimeoutWorker
+worker_class = LaneWorker
 logger_class = AccessLogger
 
 

@@ -14,9 +14,9 @@ from gunicorn.config import Config
 from gunicorn.workers import gthread
 from jwcrypto import common, jwe
 
-from anon_hosting import jwe_registry
+from anon_hosting import jwe_registry, tokens  # noqa: F401 - importing tokens installs the registry
 from anon_hosting.serving.access_log import AccessLogger
-from anon_hosting.serving.worker import SocketTimeoutWorker
+from anon_hosting.serving.worker import LaneWorker
 
 
 def _params(function) -> list[str]:
@@ -34,7 +34,26 @@ def test_gthread_still_calls_handle_request_with_the_connection_whose_socket_the
     finally:
         left.close()
         right.close()
-    assert SocketTimeoutWorker.handle_request is not gthread.ThreadWorker.handle_request
+    assert LaneWorker.handle_request is not gthread.ThreadWorker.handle_request
+
+
+def test_gthread_still_queues_requests_and_awaits_first_bytes_as_the_lane_worker_expects():
+    needs = f"anon_hosting/serving/worker.py needs it; gunicorn {version('gunicorn')} is installed"
+    assert _params(gthread.ThreadWorker.enqueue_req) == ["self", "conn"], (
+        f"gunicorn's gthread no longer has ThreadWorker.enqueue_req(conn): {needs}")
+    source = inspect.getsource(gthread.ThreadWorker.enqueue_req)
+    for used in ("self.tpool.submit(self.handle, conn)", "self.method_queue.defer(self.finish_request, conn"):
+        assert used in source, f"gthread's enqueue_req no longer does {used}: {needs}"
+    assert _params(gthread.ThreadWorker.finish_request) == ["self", "conn", "fs"], (
+        f"gunicorn's gthread no longer has ThreadWorker.finish_request(conn, fs): {needs}")
+    assert _params(gthread.ThreadWorker.on_pending_socket_readable) == ["self", "conn", "client"], (
+        f"gunicorn's gthread no longer has on_pending_socket_readable(conn, client): {needs}")
+    for name in ("pending_conns", "method_queue", "tpool", "poller"):
+        assert name in inspect.getsource(gthread.ThreadWorker.__init__), f"gthread's worker has no .{name}: {needs}"
+    assert "self.pending_conns" in inspect.getsource(gthread.ThreadWorker.murder_pending), (
+        f"gthread no longer closes pending connections in murder_pending: {needs}")
+    assert "unreader" in inspect.getsource(gthread.ThreadWorker.finish_request), (
+        f"gthread no longer keeps a connection's read-ahead in conn.parser.unreader: {needs}")
 
 
 def test_glogging_still_has_what_the_access_logger_overrides_and_reads():

@@ -1,0 +1,82 @@
+"""Large transfers never take every thread of a worker (serving/worker.py): real gunicorn, one worker.
+
+Three uploads that stall mid-body would hold all three threads of plain gthread, and every other
+request would wait for them (for GUNICORN_SOCKET_TIMEOUT, 120 s). With one thread for transfers, the
+first holds it and the others wait in the worker's queue, while health, a 4 KiB upload and its info
+are answered on the other two threads. A transfer that arrives whole meanwhile waits its turn and is
+answered once the stalled ones are gone.
+"""
+
+import json
+import select
+import socket
+
+import pytest
+
+TIMEOUT = 15  # seconds a short request may take on a loaded machine; a starved one would take 120
+EXTRA = {"GUNICORN_THREADS": "3", "GUNICORN_TRANSFER_THREADS": "1"}
+BIG = 256 * 1024  # over serving/lanes.py's SHORT_BODY_MAX: a transfer
+
+
+def _upload_head(port: int, length: int) -> bytes:
+    return (f"POST /api/files HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/octet-stream\r\n"
+            f"X-File-Name: lane.bin\r\nContent-Length: {length}\r\n\r\n").encode()
+
+
+def _answer(sock: socket.socket) -> tuple[str, dict]:
+    data = b""
+    while b"\r\n\r\n" not in data or len(data.partition(b"\r\n\r\n")[2]) < _length(data):
+        chunk = sock.recv(65536)
+        assert chunk, f"the connection closed after {data!r}"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return head.split(b"\r\n")[0].decode(), json.loads(body)
+
+
+def _length(data: bytes) -> int:
+    for line in data.partition(b"\r\n\r\n")[0].split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value)
+    return 1 << 30
+
+
+@pytest.fixture(scope="module")
+def lane_server(serve):
+    with serve("transfer-lane", workers=1, extra_env=EXTRA) as server:
+        yield server
+
+
+def test_short_requests_are_answered_while_transfers_hold_and_queue(lane_server):
+    port = lane_server.port
+    stalled = []
+    for _ in range(3):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        sock.sendall(_upload_head(port, BIG) + bytes(1000))
+        stalled.append(sock)
+    whole = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+    try:
+        whole.sendall(_upload_head(port, BIG) + bytes(BIG))
+        session = lane_server.session()
+        assert session.get(lane_server.url("/api/health"), timeout=TIMEOUT).status_code == 200
+        small = session.post(lane_server.url("/api/files"), data=bytes(4096), timeout=TIMEOUT,
+                             headers={"Content-Type": "application/octet-stream", "X-File-Name": "small.bin"})
+        assert small.status_code == 201, small.text
+        info = session.post(lane_server.url("/api/files/info"), json={"token": small.json()["token"]}, timeout=TIMEOUT)
+        assert info.status_code == 200 and info.json()["size"] == 4096, info.text
+
+        readable, _, _ = select.select([whole], [], [], 1.0)
+        assert not readable, "a whole transfer was served while a stalled one held the only transfer thread"
+        for sock in stalled:
+            sock.close()  # each cut upload ends and frees the transfer thread for the next in line
+        status, answer = _answer(whole)
+        assert status.startswith("HTTP/1.1 201"), (status, answer)
+        lane_server.record_answer(answer)
+        got = session.post(lane_server.url("/api/files/retrieve"), json={"token": answer["token"]}, timeout=TIMEOUT)
+        assert got.status_code == 200 and got.content == bytes(BIG)
+    finally:
+        whole.close()
+        for sock in stalled:
+            sock.close()
+    names = {entry.removesuffix(".state") for entry in lane_server.storage_entries()} - {".sweeper.lock"}
+    assert len(names) == 2, f"the two uploads that arrived whole, and nothing of the cut ones: {names}"
