@@ -12,7 +12,8 @@ without the column gets it, filled in, when it is opened). Two SQL indexes answe
 by expiry, and used-up files still holding a blob. Every change is one write transaction,
 serialised across threads and processes; the changes a process's threads ask for while
 one commits share the next one (``group_commit``), each returning once its own is
-committed. An ``Index`` serves the process that opened it, one connection per thread.
+committed. Commits never checkpoint the WAL: the process's checkpoint thread does, within a
+second (``checkpoint``). An ``Index`` serves the process that opened it, one connection per thread.
 """
 
 import errno
@@ -26,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import InsufficientStorage, NotFound, StorageUnavailable
-from . import State
+from . import State, checkpoint
 from .group_commit import GroupCommit, Op
 
 INDEX = "index.db"
@@ -162,6 +163,7 @@ class Index:
                 db = sqlite3.connect(self.root / INDEX, timeout=60, isolation_level=None)
                 db.execute("PRAGMA journal_mode = WAL")
                 db.execute("PRAGMA synchronous = FULL")
+                db.execute("PRAGMA wal_autocheckpoint = 0")  # checkpoints run on their own thread (checkpoint.py)
             finally:
                 fcntl.flock(self._local.lock, fcntl.LOCK_UN)
             self._local.db = db
@@ -207,6 +209,16 @@ class Index:
                         self._rollback(db)
             finally:
                 fcntl.flock(self._local.lock, fcntl.LOCK_UN)
+        checkpoint.due(self)
+
+    def checkpoint(self) -> None:
+        """Copy the WAL's committed pages into the database, as far as readers allow (PASSIVE: it neither
+        waits for nor blocks a writer). Another process checkpointing at the same moment makes it a no-op."""
+        try:
+            with self._sql() as db:
+                db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except StorageUnavailable:
+            pass  # busy, or a failing disk that the next write reports to its client; the next round tries again
 
     def _rollback(self, db: sqlite3.Connection) -> None:
         try:

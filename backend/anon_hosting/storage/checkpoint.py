@@ -1,0 +1,62 @@
+"""WAL checkpoints off the request path: one thread per process copies committed pages into ``index.db``.
+
+Contract: ``due(index)`` says that ``index`` committed; within ``EVERY`` seconds this process's
+checkpoint thread (started on the first call in the process) calls ``index.checkpoint()``. An index
+is held weakly, so one that is dropped is never checkpointed again. The index's connections never
+checkpoint on commit (``wal_autocheckpoint = 0``): a checkpoint's work grows with the pages a
+store's recent writes are spread over, so on a large store the commit that crossed SQLite's 1,000
+pages would carry it, under the writers' lock, into one request's latency (docs/scaling.md).
+"""
+
+import os
+import threading
+import time
+import weakref
+
+EVERY = 1.0  # seconds between two rounds; the WAL holds at most about this long of commits
+
+_lock = threading.Lock()  # guards _due and _pid
+_running = threading.Lock()  # held through a round, so that a fork never copies SQLite's locks mid-checkpoint
+_due: weakref.WeakSet = weakref.WeakSet()
+_pid: int | None = None
+
+
+def _before_fork() -> None:
+    _running.acquire()
+    _lock.acquire()
+
+
+def _after_fork_in_parent() -> None:
+    _lock.release()
+    _running.release()
+
+
+def _after_fork_in_child() -> None:
+    global _lock, _running, _pid
+    _lock, _running, _pid = threading.Lock(), threading.Lock(), None
+    _due.clear()
+
+
+os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
+                    after_in_child=_after_fork_in_child)
+
+
+def due(index) -> None:
+    global _pid
+    with _lock:
+        if _pid != os.getpid():  # the first commit of this process (a fork has no thread of its parent's)
+            _pid = os.getpid()
+            threading.Thread(target=_run, name="index-checkpoint", daemon=True).start()
+        _due.add(index)
+
+
+def _run() -> None:
+    while True:
+        time.sleep(EVERY)
+        with _running:
+            with _lock:
+                indexes = list(_due)
+                _due.clear()
+            for index in indexes:
+                index.checkpoint()
+            del indexes  # no strong reference kept while asleep

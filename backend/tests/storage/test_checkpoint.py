@@ -1,0 +1,55 @@
+"""storage/checkpoint.py: commits never checkpoint the WAL; the process's checkpoint thread does, within a second.
+
+Each case runs in a fresh interpreter, so that the thread it watches is that process's own and its
+first commit starts it. The index holds 400 blobs of 16 KiB (about 1,600 pages, past SQLite's
+default autocheckpoint of 1,000): only a checkpoint moves them from index.db-wal into index.db.
+"""
+
+import subprocess
+import sys
+import textwrap
+
+WRITE = textwrap.dedent("""
+    import os, sys, time
+    from pathlib import Path
+    from anon_hosting.storage import checkpoint
+    from anon_hosting.storage.index import INDEX, Index
+    root = Path(sys.argv[1])
+    checkpoint.EVERY = float(sys.argv[2])
+    index = Index(root)
+    size = lambda: os.path.getsize(root / INDEX)
+    before = size()
+    for n in range(400):
+        index.insert(f"name-{n:04d}", {"exp": 2e9}, os.urandom(16 << 10), 16 << 10)
+    after_commits = size()
+""")
+
+
+def _run(tmp_path, every: float, then: str) -> str:
+    code = WRITE + textwrap.dedent(then)
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path), str(every)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_commits_leave_the_wal_to_the_checkpoint(tmp_path):
+    out = _run(tmp_path, 3600, """
+        print(before, after_commits)
+        index.checkpoint()
+        print(size())
+    """)
+    (before, after_commits), (checkpointed,) = (map(int, line.split()) for line in out.splitlines())
+    assert after_commits == before, "a commit checkpointed the WAL: that work would land on one request"
+    assert checkpointed > before + 400 * (16 << 10), "checkpoint() copies the committed pages into index.db"
+
+
+def test_the_process_thread_checkpoints_within_a_round(tmp_path):
+    out = _run(tmp_path, 0.2, """
+        deadline = time.monotonic() + 30
+        while size() == after_commits and time.monotonic() < deadline:
+            time.sleep(0.05)
+        print(before, size())
+    """)
+    before, later = map(int, out.split())
+    assert later > before + 400 * (16 << 10), "the checkpoint thread never copied the WAL into index.db"
