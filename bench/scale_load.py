@@ -8,8 +8,9 @@ SHA-256 against the source file's, and each upload by downloading it back afterw
 (untimed).
 
 - ``concurrent(stack, source, static_url, transfers)``: ``transfers`` nginx static
-  fetches of ``source``, then ``transfers`` app downloads of it plus ``transfers``
-  uploads of it, all through nginx, while a prober process times short requests
+  fetches of ``source``, alone and then beside ``transfers`` app uploads of it; then
+  ``transfers`` app downloads of it plus ``transfers`` uploads of it, all through
+  nginx, while a prober process times short requests
   (an info and a 4 KiB upload, each about every 50 ms) and ``WorkerSampler`` reads every
   gunicorn worker's RSS and its established connections from nginx every 20 ms.
 - ``s3_path(stack, source, client, bucket)``: one ``source`` upload and download
@@ -173,14 +174,19 @@ def concurrent(stack, source: Path, static_url: str, transfers: int) -> dict:
     _, tokens = clients.upload(stack.url, source)
     static = _run([("static", static_url, f"/{source.name}")] * transfers)
     _check(static, ("static",), digest)
+    # The same static fetches beside the same uploads: the baseline that shares the CPU as the app's downloads do.
+    uploads = [("upload", stack.url, str(source))] * transfers
+    beside = _run([("static", static_url, f"/{source.name}")] * transfers + uploads)
+    _check(beside, ("static",), digest)
+    for answer in (r["answer"] for r in beside if r["kind"] == "upload"):
+        clients.delete(stack.url, answer["owner_token"])
     context = multiprocessing.get_context("spawn")
     stop, probes = context.Event(), context.Queue()
     prober = context.Process(target=probe, args=(stack.url, tokens["token"], stop, probes))
     prober.start()
     try:
         with WorkerSampler(stack.gunicorn.pid, stack.api_port) as sampler:
-            mixed = _run([("download", stack.url, tokens["token"])] * transfers
-                         + [("upload", stack.url, str(source))] * transfers)
+            mixed = _run([("download", stack.url, tokens["token"])] * transfers + uploads)
     finally:
         stop.set()
         short = probes.get(timeout=60)
@@ -193,7 +199,8 @@ def concurrent(stack, source: Path, static_url: str, transfers: int) -> dict:
     latencies = sorted(x for values in short["latencies"].values() for x in values)
     by_kind = {kind: sorted(values)[int(len(values) * 0.99)] for kind, values in short["latencies"].items()}
     return {"short_p99_by_kind": by_kind,
-            "static": _aggregate(static, "static", size), "download": _aggregate(mixed, "download", size),
+            "static": _aggregate(static, "static", size), "static_beside": _aggregate(beside, "static", size),
+            "download": _aggregate(mixed, "download", size),
             "upload": _aggregate(mixed, "upload", size), "workers": list(sampler.workers.values()),
             "short_p50": latencies[len(latencies) // 2], "short_p99": latencies[int(len(latencies) * 0.99)],
             "short_n": len(latencies), "short_errors": short["errors"]}
