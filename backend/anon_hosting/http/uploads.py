@@ -29,6 +29,7 @@ from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDeco
 
 from .. import metrics
 from ..errors import BadRequest, CutShort, RequestTimeout, TooLarge, UnsupportedMediaType
+from ..serving.body import socket_body
 
 READ_SIZE = 1 << 20
 MAX_FIELDS = 8
@@ -148,11 +149,12 @@ def _body_stream(request: Request) -> BinaryIO:
 
 def _read(request: Request) -> Iterator[bytes]:
     """The body as it arrives; a body shorter than its Content-Length is an error, never a short file."""
-    stream, expected, received = _body_stream(request), request.content_length, 0
+    read = socket_body(request.environ) or _body_stream(request).read
+    expected, received = request.content_length, 0
     try:
         while True:
             try:
-                piece = stream.read(READ_SIZE)
+                piece = read(READ_SIZE)
             except TimeoutError:
                 raise RequestTimeout() from None
             if not piece:

@@ -6,11 +6,15 @@ name at once, instead of the server silently changing behaviour (docs/performanc
 
 import copy
 import inspect
+import io
 import socket
 from importlib.metadata import version
 
 from gunicorn import glogging
 from gunicorn.config import Config
+from gunicorn.http import body as http_body
+from gunicorn.http import wsgi
+from gunicorn.http.parser import RequestParser
 from gunicorn.workers import gthread
 from jwcrypto import common, jwe
 
@@ -54,6 +58,29 @@ def test_gthread_still_queues_requests_and_awaits_first_bytes_as_the_lane_worker
         f"gthread no longer closes pending connections in murder_pending: {needs}")
     assert "unreader" in inspect.getsource(gthread.ThreadWorker.finish_request), (
         f"gthread no longer keeps a connection's read-ahead in conn.parser.unreader: {needs}")
+
+
+def test_gunicorn_still_reads_a_sized_body_as_the_socket_body_expects():
+    needs = f"anon_hosting/serving/body.py needs it; gunicorn {version('gunicorn')} is installed"
+    left, right = socket.socketpair()
+    try:
+        right.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
+        cfg = Config()
+        req = next(RequestParser(cfg, left, ("127.0.0.1", 1)))
+        _, environ = wsgi.create(req, left, ("127.0.0.1", 1), ("127.0.0.1", 2), cfg)
+    finally:
+        left.close()
+        right.close()
+    body = environ["wsgi.input"]
+    assert type(body) is http_body.Body, f"gunicorn's wsgi.input is no longer gunicorn.http.body.Body: {needs}"
+    assert type(body.reader) is http_body.LengthReader, f"a sized body is no longer read by LengthReader: {needs}"
+    assert environ["gunicorn.socket"] is left, f"environ['gunicorn.socket'] is no longer the connection: {needs}"
+    assert isinstance(body.buf, io.BytesIO) and body.failed is False, f"Body has no .buf BytesIO or .failed: {needs}"
+    assert body.reader.length == 5, f"LengthReader.length no longer counts the body bytes not yet taken: {needs}"
+    assert isinstance(body.reader.unreader.buf, io.BytesIO), f"the unreader no longer buffers in .buf: {needs}"
+    assert body.reader.unreader.buf.getvalue() == b"hello", f"the unreader no longer holds the read-ahead: {needs}"
+    assert '"failed"' in inspect.getsource(RequestParser.finish_body), (
+        f"gunicorn's parser no longer refuses to reuse a connection whose Body failed: {needs}")
 
 
 def test_glogging_still_has_what_the_access_logger_overrides_and_reads():
