@@ -53,6 +53,8 @@ RATE_LIMITED = Counter("anon_hosting_rate_limited", "Requests the app refused wi
 SWEEPS = Counter("anon_hosting_sweeps", "Sweeper runs, by kind (regular, full) and result (ok, failed).",
                  ["kind", "result"])
 SWEPT = Counter("anon_hosting_swept_items", "Files, blobs and leftovers the sweeper removed.")
+TRANSFERS = Gauge("anon_hosting_transfers", "Uploads and downloads in the workers' transfer lanes, by state"
+                  " (running, waiting for a thread).", ["state"], multiprocess_mode="livesum")
 SCRYPT_IN_FLIGHT = Gauge("anon_hosting_scrypt_in_flight", "Passphrase (scrypt) derivations running now.",
                          multiprocess_mode="livesum")
 

@@ -5,12 +5,12 @@ Contract: ``LaneWorker`` is gthread (a request runs on one of the worker's ``thr
 its first byte to its last). Before a request gets a thread, the worker peeks at its head
 (serving/lanes.py): at most ``TRANSFER_THREADS`` transfers (``GUNICORN_TRANSFER_THREADS``, default
 ``threads`` less 2) run at once, and the others wait, in order, for one to end. The threads left
-over serve short requests at once however many transfers are running or waiting
-(docs/scaling.md, "Many transfers at once"). Request sockets time out after ``SOCKET_TIMEOUT``
-seconds (``GUNICORN_SOCKET_TIMEOUT``, default 120) without a byte read or written. That is longer
-than nginx's 60-s client timeouts, so behind nginx the client-facing side ends a stalled transfer
-first, and this only catches a peer that reaches gunicorn directly (docs/reliability.md,
-"Hostile clients").
+over serve short requests at once however many transfers are running or waiting (docs/scaling.md,
+"What each limit is"); the gauge ``anon_hosting_transfers{state}`` counts both. Request sockets
+time out after ``SOCKET_TIMEOUT`` seconds (``GUNICORN_SOCKET_TIMEOUT``, default 120) without a
+byte read or written. That is longer than nginx's 60-s client timeouts, so behind nginx the
+client-facing side ends a stalled transfer first, and this only catches a peer that reaches
+gunicorn directly (docs/reliability.md, "Hostile clients").
 
 gunicorn internals it relies on (``gunicorn.workers.gthread``, not documented API; checked by
 tests/serving/test_internals.py):
@@ -48,6 +48,11 @@ class LaneWorker(ThreadWorker):
         self.transfers = 0
         self.waiting = deque()
 
+    def init_process(self):
+        from anon_hosting import metrics  # after the fork: prometheus_client reads PROMETHEUS_MULTIPROC_DIR then
+        self.running_gauge, self.waiting_gauge = (metrics.TRANSFERS.labels(state) for state in ("running", "waiting"))
+        super().init_process()
+
     def enqueue_req(self, conn):
         head = self._peek(conn)
         if head is None:
@@ -58,6 +63,7 @@ class LaneWorker(ThreadWorker):
             self._start_transfer(conn)
         else:
             self.waiting.append(conn)
+            self.waiting_gauge.set(len(self.waiting))
 
     @staticmethod
     def _peek(conn):
@@ -80,13 +86,16 @@ class LaneWorker(ThreadWorker):
 
     def _start_transfer(self, conn):
         self.transfers += 1
+        self.running_gauge.set(self.transfers)
         future = self.tpool.submit(self.handle, conn)
         future.add_done_callback(lambda done: self.method_queue.defer(self._transfer_ended, conn, done))
 
     def _transfer_ended(self, conn, future):
         self.transfers -= 1
+        self.running_gauge.set(self.transfers)
         if self.waiting:
             self._start_transfer(self.waiting.popleft())
+            self.waiting_gauge.set(len(self.waiting))
         self.finish_request(conn, future)
 
     def handle_request(self, req, conn):

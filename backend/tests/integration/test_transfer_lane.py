@@ -4,12 +4,13 @@ Three uploads that stall mid-body would hold all three threads of plain gthread,
 request would wait for them (for GUNICORN_SOCKET_TIMEOUT, 120 s). With one thread for transfers, the
 first holds it and the others wait in the worker's queue, while health, a 4 KiB upload and its info
 are answered on the other two threads. A transfer that arrives whole meanwhile waits its turn and is
-answered once the stalled ones are gone.
+answered once the stalled ones are gone; GET /metrics counts them, running and waiting.
 """
 
 import json
 import select
 import socket
+import time
 
 import pytest
 
@@ -41,6 +42,20 @@ def _length(data: bytes) -> int:
     return 1 << 30
 
 
+def _transfers(server, session, running: int, waiting: int) -> bool:
+    """Whether GET /metrics (itself short work) reports these counts within TIMEOUT: transfers reach the lane
+    as their bytes arrive."""
+    want = {f'anon_hosting_transfers{{state="{state}"}} {count}.0'
+            for state, count in (("running", running), ("waiting", waiting))}
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        lines = set(session.get(server.url("/metrics"), timeout=TIMEOUT).text.splitlines())
+        if want <= lines:
+            return True
+        time.sleep(0.1)
+    return False
+
+
 @pytest.fixture(scope="module")
 def lane_server(serve):
     with serve("transfer-lane", workers=1, extra_env=EXTRA) as server:
@@ -65,6 +80,8 @@ def test_short_requests_are_answered_while_transfers_hold_and_queue(lane_server)
         info = session.post(lane_server.url("/api/files/info"), json={"token": small.json()["token"]}, timeout=TIMEOUT)
         assert info.status_code == 200 and info.json()["size"] == 4096, info.text
 
+        assert _transfers(lane_server, session, running=1, waiting=3), "anon_hosting_transfers never said 1 and 3"
+
         readable, _, _ = select.select([whole], [], [], 1.0)
         assert not readable, "a whole transfer was served while a stalled one held the only transfer thread"
         for sock in stalled:
@@ -78,5 +95,6 @@ def test_short_requests_are_answered_while_transfers_hold_and_queue(lane_server)
         whole.close()
         for sock in stalled:
             sock.close()
+    assert _transfers(lane_server, lane_server.session(), running=0, waiting=0), "the gauges did not go back to 0"
     names = {entry.removesuffix(".state") for entry in lane_server.storage_entries()} - {".sweeper.lock"}
     assert len(names) == 2, f"the two uploads that arrived whole, and nothing of the cut ones: {names}"
