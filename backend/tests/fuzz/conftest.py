@@ -14,9 +14,7 @@ their own settings. Counts of the last long run are in docs/reliability.md
 touched nothing, inside the storage folder or outside it.
 """
 
-import hashlib
 import os
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -25,7 +23,7 @@ from hypothesis import HealthCheck, settings
 from anon_hosting import create_app
 from anon_hosting.storage.index import INDEX
 
-INDEX_FILES = (INDEX, INDEX + "-wal", INDEX + "-shm")
+from ..index_rows import INDEX_FILES, rows
 
 LONG = os.environ.get("ANON_HOSTING_LONG_FUZZ") == "1"
 settings.register_profile("anon-fuzz", max_examples=60, deadline=None, print_blob=True,
@@ -40,10 +38,8 @@ NO_RATE_LIMITS = {"RATE_LIMIT_UPLOADS": "0", "RATE_LIMIT_TOKENS": "0", "RATE_LIM
 
 
 class TreeSnapshot:
-    """Every path under a root with its type, size, mode and mtime; the local index by its rows instead.
-
-    The index's files change without a request: its checkpoint thread copies earlier commits from
-    ``index.db-wal`` into ``index.db`` within a second (storage/checkpoint.py). Its rows do not."""
+    """Every path under a root with its type, size, mode and mtime; the local index by its rows instead
+    (tests/index_rows.py)."""
 
     def __init__(self, root: Path):
         self.root = root
@@ -55,7 +51,7 @@ class TreeSnapshot:
             for name in dirs + files:
                 path = os.path.join(folder, name)
                 if name in INDEX_FILES:
-                    entries[os.path.relpath(path, self.root)] = _rows(Path(folder) / INDEX) if name == INDEX else ()
+                    entries[os.path.relpath(path, self.root)] = rows(Path(folder) / INDEX) if name == INDEX else ()
                     continue
                 st = os.lstat(path)
                 entries[os.path.relpath(path, self.root)] = (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ino)
@@ -65,15 +61,6 @@ class TreeSnapshot:
         now = self._take()
         return {path: (self.entries.get(path), now.get(path)) for path in set(self.entries) | set(now)
                 if self.entries.get(path) != now.get(path)}
-
-
-def _rows(index: Path) -> tuple:
-    db = sqlite3.connect(f"file:{index}?mode=ro", uri=True)
-    try:
-        rows = db.execute("SELECT * FROM files ORDER BY name").fetchall()
-    finally:
-        db.close()
-    return (hashlib.sha256(repr(rows).encode()).hexdigest(), len(rows))
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,9 @@ from urllib.parse import urlsplit
 import requests
 
 from anon_hosting.crypto.upload_secret import UploadKeys
+from anon_hosting.storage.index import INDEX
+
+from ..index_rows import INDEX_FILES, rows
 
 TUS = {"Tus-Resumable": "1.0.0"}
 OFFSET_TYPE = "application/offset+octet-stream"
@@ -103,8 +106,17 @@ class Upload:
         return answer.content
 
 
-def at_rest_local(folder: Path) -> list[tuple[str, bytes]]:
-    return [(str(path), path.read_bytes()) for path in Path(folder).rglob("*") if path.is_file()]
+def at_rest_local(folder: Path, index_as_rows: bool = False) -> list[tuple[str, bytes]]:
+    """Every file's bytes; with ``index_as_rows``, the index's files by its rows (tests/index_rows.py)."""
+    found = []
+    for path in Path(folder).rglob("*"):
+        if not path.is_file():
+            continue
+        if index_as_rows and path.name in INDEX_FILES:
+            found.append((str(path), rows(path) if path.name == INDEX else b""))
+        else:
+            found.append((str(path), path.read_bytes()))
+    return found
 
 
 def at_rest_s3(client, bucket: str) -> list[tuple[str, bytes]]:
