@@ -27,6 +27,7 @@ tests/serving/test_internals.py):
 import os
 import selectors
 import socket
+import ssl
 import time
 from collections import deque
 from functools import partial
@@ -38,6 +39,7 @@ from anon_hosting.serving.lanes import is_transfer
 SOCKET_TIMEOUT = float(os.environ.get("GUNICORN_SOCKET_TIMEOUT", "120"))
 SHORT_THREADS = 2  # threads a worker keeps for short requests unless GUNICORN_TRANSFER_THREADS says otherwise
 PEEK = 8192  # gunicorn's own limit on a request line (limit_request_line)
+UNREADABLE = b"\x00"  # a head the lane cannot read, which serving/lanes.py counts as a transfer
 
 
 class LaneWorker(ThreadWorker):
@@ -67,11 +69,16 @@ class LaneWorker(ThreadWorker):
 
     @staticmethod
     def _peek(conn):
-        """The bytes that have arrived (gthread's read-ahead first), b"" at the end or on an error, or None."""
+        """The bytes that have arrived (gthread's read-ahead first), b"" at the end or on an error, or None.
+
+        Never waits: it runs on the main thread, which serves every connection of the worker."""
         parser = conn.parser
         buffered = parser.unreader.buf.getvalue() if parser is not None and hasattr(parser, "unreader") else b""
+        if isinstance(conn.sock, ssl.SSLSocket):
+            return buffered or UNREADABLE  # no peeking under TLS, whose own buffer the poller cannot see
         try:
-            return buffered + conn.sock.recv(PEEK, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+            conn.sock.setblocking(False)  # a socket with a timeout waits for data first, MSG_DONTWAIT or not
+            return buffered + conn.sock.recv(PEEK, socket.MSG_PEEK)
         except (BlockingIOError, InterruptedError):
             return buffered or None
         except OSError:

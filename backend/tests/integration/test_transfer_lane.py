@@ -8,6 +8,7 @@ answered once the stalled ones are gone; GET /metrics counts them, running and w
 """
 
 import json
+import os
 import select
 import socket
 import time
@@ -24,14 +25,19 @@ def _upload_head(port: int, length: int) -> bytes:
             f"X-File-Name: lane.bin\r\nContent-Length: {length}\r\n\r\n").encode()
 
 
-def _answer(sock: socket.socket) -> tuple[str, dict]:
-    data = b""
-    while b"\r\n\r\n" not in data or len(data.partition(b"\r\n\r\n")[2]) < _length(data):
+def _answers(sock: socket.socket, count: int = 1) -> list[tuple[str, bytes]]:
+    """The next ``count`` answers on ``sock``: status line and body of each."""
+    data, found = b"", []
+    while len(found) < count:
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        if sep and len(rest) >= _length(data):
+            body, data = rest[:_length(data)], rest[_length(data):]
+            found.append((head.split(b"\r\n")[0].decode(), body))
+            continue
         chunk = sock.recv(65536)
         assert chunk, f"the connection closed after {data!r}"
         data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    return head.split(b"\r\n")[0].decode(), json.loads(body)
+    return found
 
 
 def _length(data: bytes) -> int:
@@ -86,7 +92,8 @@ def test_short_requests_are_answered_while_transfers_hold_and_queue(lane_server)
         assert not readable, "a whole transfer was served while a stalled one held the only transfer thread"
         for sock in stalled:
             sock.close()  # each cut upload ends and frees the transfer thread for the next in line
-        status, answer = _answer(whole)
+        (status, body), = _answers(whole)
+        answer = json.loads(body)
         assert status.startswith("HTTP/1.1 201"), (status, answer)
         lane_server.record_answer(answer)
         got = session.post(lane_server.url("/api/files/retrieve"), json={"token": answer["token"]}, timeout=TIMEOUT)
@@ -98,3 +105,20 @@ def test_short_requests_are_answered_while_transfers_hold_and_queue(lane_server)
     assert _transfers(lane_server, lane_server.session(), running=0, waiting=0), "the gauges did not go back to 0"
     names = {entry.removesuffix(".state") for entry in lane_server.storage_entries()} - {".sweeper.lock"}
     assert len(names) == 2, f"the two uploads that arrived whole, and nothing of the cut ones: {names}"
+
+
+def test_pipelined_requests_are_each_answered_in_their_lane(lane_server):
+    """gunicorn reads a pipelined request with the one before it: the lane is chosen from those bytes, and
+    the worker's main thread never waits on the socket for more (it serves every other connection)."""
+    port, data = lane_server.port, os.urandom(5000)
+    session = lane_server.session()
+    token = session.post(lane_server.url("/api/files"), data=data, timeout=TIMEOUT,
+                         headers={"Content-Type": "application/octet-stream", "X-File-Name": "p.bin"}).json()["token"]
+    retrieve = json.dumps({"token": token}).encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
+        sock.sendall(f"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+                     + f"POST /api/files/retrieve HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n"
+                       f"Content-Type: application/json\r\nContent-Length: {len(retrieve)}\r\n\r\n".encode() + retrieve)
+        (first, health), (second, got) = _answers(sock, 2)
+    assert first.startswith("HTTP/1.1 200") and json.loads(health) == {"status": "ok"}, (first, health)
+    assert second.startswith("HTTP/1.1 200") and got == data, second
