@@ -15,10 +15,10 @@ import weakref
 
 EVERY = 1.0  # seconds between two rounds; the WAL holds at most about this long of commits
 
-_lock = threading.Lock()  # guards _due and _pid
+_lock = threading.Lock()  # guards _due and _started
 _running = threading.Lock()  # held through a round, so that a fork never copies SQLite's locks mid-checkpoint
 _due: weakref.WeakSet = weakref.WeakSet()
-_pid: int | None = None
+_started = False  # this process's thread (a forked child starts its own: _after_fork_in_child)
 
 
 def _before_fork() -> None:
@@ -32,8 +32,8 @@ def _after_fork_in_parent() -> None:
 
 
 def _after_fork_in_child() -> None:
-    global _lock, _running, _pid
-    _lock, _running, _pid = threading.Lock(), threading.Lock(), None
+    global _lock, _running, _started
+    _lock, _running, _started = threading.Lock(), threading.Lock(), False
     _due.clear()
 
 
@@ -42,10 +42,10 @@ os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
 
 
 def due(index) -> None:
-    global _pid
+    global _started
     with _lock:
-        if _pid != os.getpid():  # the first commit of this process (a fork has no thread of its parent's)
-            _pid = os.getpid()
+        if not _started:
+            _started = True
             threading.Thread(target=_run, name="index-checkpoint", daemon=True).start()
         _due.add(index)
 
