@@ -6,25 +6,16 @@ import socket
 import threading
 
 import pytest
-from gunicorn.config import Config
-from gunicorn.http.parser import RequestParser
-from gunicorn.http.wsgi import create
 
 from anon_hosting.serving.body import socket_body
+
+from .gunicorn_request import parse
 
 MIB = 1 << 20
 
 
 def _head(length: int) -> bytes:
     return f"POST /api/files HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n".encode()
-
-
-def _request(server: socket.socket):
-    cfg = Config()
-    parser = RequestParser(cfg, server, ("127.0.0.1", 1))
-    req = next(parser)
-    _, environ = create(req, server, ("127.0.0.1", 1), ("127.0.0.1", 2), cfg)
-    return parser, environ
 
 
 def _send_in_pieces(sock: socket.socket, data: bytes, sizes=(1, 7, 5000, 65536, 300_000)) -> None:
@@ -50,7 +41,7 @@ def test_the_body_comes_whole_in_reads_of_the_size_asked_and_the_next_request_is
     following = b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n"
     sender = threading.Thread(target=_send_in_pieces, args=(client, _head(len(body)) + body + following))
     sender.start()
-    parser, environ = _request(server)
+    parser, environ = parse(server)
     read = socket_body(environ)
     pieces = []
     while piece := read(MIB):
@@ -68,7 +59,7 @@ def test_bytes_gunicorn_already_holds_come_first(pair):
     client, server = pair
     body = os.urandom(200_000)
     client.sendall(_head(len(body)) + body)
-    _, environ = _request(server)
+    _, environ = parse(server)
     first = environ["wsgi.input"].read(10)  # gunicorn's Body now holds read-ahead of its own
     read = socket_body(environ)
     rest = b""
@@ -81,7 +72,7 @@ def test_a_cut_body_is_short_and_then_empty(pair):
     client, server = pair
     client.sendall(_head(MIB) + bytes(1000))
     client.shutdown(socket.SHUT_WR)
-    _, environ = _request(server)
+    _, environ = parse(server)
     read = socket_body(environ)
     assert read(MIB) == bytes(1000)
     assert read(MIB) == b""
@@ -90,7 +81,7 @@ def test_a_cut_body_is_short_and_then_empty(pair):
 def test_a_stalled_body_raises_and_marks_the_connection_failed(pair):
     client, server = pair
     client.sendall(_head(MIB) + bytes(1000))
-    _, environ = _request(server)
+    _, environ = parse(server)
     server.settimeout(0.2)
     read = socket_body(environ)
     with pytest.raises(TimeoutError):
@@ -102,5 +93,5 @@ def test_other_servers_and_bodies_without_a_length_are_left_to_wsgi_input(pair):
     client, server = pair
     assert socket_body({"wsgi.input": object()}) is None
     client.sendall(b"POST /api/files HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
-    _, environ = _request(server)
+    _, environ = parse(server)
     assert socket_body(environ) is None

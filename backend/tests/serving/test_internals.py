@@ -13,7 +13,6 @@ from importlib.metadata import version
 from gunicorn import glogging
 from gunicorn.config import Config
 from gunicorn.http import body as http_body
-from gunicorn.http import wsgi
 from gunicorn.http.parser import RequestParser
 from gunicorn.workers import gthread
 from jwcrypto import common, jwe
@@ -21,6 +20,8 @@ from jwcrypto import common, jwe
 from anon_hosting import jwe_registry, tokens  # noqa: F401 - importing tokens installs the registry
 from anon_hosting.serving.access_log import AccessLogger
 from anon_hosting.serving.worker import LaneWorker
+
+from .gunicorn_request import parse
 
 
 def _params(function) -> list[str]:
@@ -65,9 +66,7 @@ def test_gunicorn_still_reads_a_sized_body_as_the_socket_body_expects():
     left, right = socket.socketpair()
     try:
         right.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
-        cfg = Config()
-        req = next(RequestParser(cfg, left, ("127.0.0.1", 1)))
-        _, environ = wsgi.create(req, left, ("127.0.0.1", 1), ("127.0.0.1", 2), cfg)
+        _, environ = parse(left)
     finally:
         left.close()
         right.close()
