@@ -153,6 +153,7 @@ class _LocalWriter(Writer):
         try:
             self._flusher.check()
             os.fdatasync(self._fd)
+            durable.drop_cached(self._fd, 0)
         except OSError as exc:
             raise _storage_error(exc) from exc
         self.committed = self._layout.units(self._size)
