@@ -142,7 +142,8 @@ def s3_phases(root: Path, args) -> dict:
                 source = make_file(root / "s3-source.bin", args.size_mib * MIB)
                 result["path"] = []
                 for run in range(args.runs):
-                    result["path"].append(scale_load.s3_path(empty, source, server.client(), bucket))
+                    result["path"].append(scale_load.s3_path(empty, source, server.client(), bucket,
+                                                                app_first=run % 2 == 1))
                     print(f"  run {run + 1} S3 data path: " + "  ".join(
                         f"{k} {v / MIB:.0f}" for k, v in result["path"][-1].items()) + " MiB/s", flush=True)
                 source.unlink()

@@ -14,9 +14,9 @@ does, and is then checked by a second, untimed download.
   nginx, while a prober process times short requests
   (an info and a 4 KiB upload, each about every 50 ms) and ``WorkerSampler`` reads every
   gunicorn worker's RSS and its established connections from nginx every 20 ms.
-- ``s3_path(stack, source, client, bucket)``: one ``source`` upload and download
-  through the app (on S3), and boto3's own ``upload_fileobj``/``download_fileobj``
-  of the same file to the same server, one after the other.
+- ``s3_path(stack, source, client, bucket, app_first)``: one ``source`` upload and
+  download through the app (on S3), and boto3's own ``upload_fileobj``/``download_fileobj``
+  of the same file to the same server, in turn, each after a sync.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import hashlib
 import http.client
 import json
 import multiprocessing
+import os
 import queue
 import threading
 import time
@@ -44,7 +45,9 @@ def sha256_file(path: Path) -> str:
 
 
 def transfer(kind: str, url: str, what: str, start_at: float, results) -> None:
-    """One transfer, reported to ``results``: ``what`` is a token (download, drain), a path (static) or a file (upload)."""
+    """One transfer, reported to ``results``.
+
+    ``what`` is a token (download, drain), a path (static) or a file (upload)."""
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=600, blocksize=MIB)
     time.sleep(max(0.0, start_at - time.monotonic()))
@@ -208,25 +211,44 @@ def concurrent(stack, source: Path, static_url: str, transfers: int) -> dict:
             "short_n": len(latencies), "short_errors": short["errors"]}
 
 
-def s3_path(stack, source: Path, client, bucket: str) -> dict:
-    """Seconds of each: boto3 upload, app upload, boto3 download, app download (same file, same server)."""
+def s3_path(stack, source: Path, client, bucket: str, app_first: bool = False) -> dict:
+    """Bytes per second of each: boto3 upload, app upload, boto3 download, app download (same file, same server).
+
+    Each pair runs in turn, the app first when ``app_first``, and every transfer starts after a sync, so
+    that neither side pays for the writeback the other left behind.
+    """
     size, digest, key = source.stat().st_size, sha256_file(source), "scale-boto3.bin"
-    seconds = {}
-    began = time.monotonic()
-    with open(source, "rb") as f:
-        client.upload_fileobj(f, bucket, key)
-    seconds["boto3 upload"] = time.monotonic() - began
-    up = _run([("upload", stack.url, str(source))], start_in=0.2)[0]
-    seconds["app upload"] = up["ended"] - up["began"]
-    began = time.monotonic()
-    with open("/dev/null", "wb") as sink:
-        client.download_fileobj(bucket, key, sink)
-    seconds["boto3 download"] = time.monotonic() - began
-    down = _run([("drain", stack.url, up["answer"]["token"])], start_in=0.2)[0]
-    seconds["app download"] = down["ended"] - down["began"]
-    if down["bytes"] != size:
-        raise RuntimeError(f"the app's download brought {down['bytes']} of {size} bytes")
-    _check(_run([("download", stack.url, up["answer"]["token"])], start_in=0.2), ("download",), digest)
+    seconds = dict.fromkeys(("boto3 upload", "app upload", "boto3 download", "app download"), 0.0)
+    answer: dict = {}
+
+    def boto3_upload() -> None:
+        began = time.monotonic()
+        with open(source, "rb") as f:
+            client.upload_fileobj(f, bucket, key)
+        seconds["boto3 upload"] = time.monotonic() - began
+
+    def app_upload() -> None:
+        up = _run([("upload", stack.url, str(source))], start_in=0.2)[0]
+        seconds["app upload"] = up["ended"] - up["began"]
+        answer.update(up["answer"])
+
+    def boto3_download() -> None:
+        began = time.monotonic()
+        with open("/dev/null", "wb") as sink:
+            client.download_fileobj(bucket, key, sink)
+        seconds["boto3 download"] = time.monotonic() - began
+
+    def app_download() -> None:
+        down = _run([("drain", stack.url, answer["token"])], start_in=0.2)[0]
+        seconds["app download"] = down["ended"] - down["began"]
+        if down["bytes"] != size:
+            raise RuntimeError(f"the app's download brought {down['bytes']} of {size} bytes")
+
+    for pair in ((boto3_upload, app_upload), (boto3_download, app_download)):
+        for step in reversed(pair) if app_first else pair:
+            os.sync()
+            step()
+    _check(_run([("download", stack.url, answer["token"])], start_in=0.2), ("download",), digest)
     client.delete_object(Bucket=bucket, Key=key)
-    clients.delete(stack.url, up["answer"]["owner_token"])
+    clients.delete(stack.url, answer["owner_token"])
     return {k: size / v for k, v in seconds.items()}
