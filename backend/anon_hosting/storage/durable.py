@@ -4,8 +4,8 @@ Contract: ``write_temp(folder, chunks) -> (path, size)`` writes ``chunks`` into 
 new ``.tmp-<random>`` file (O_EXCL, mode 0600), holding an flock on it while it
 is written, flushes it in the background every WRITEBACK_STEP bytes, fsyncs it,
 and returns it with none of it left in the page cache; on any error the temp file
-is removed and the error re-raised (a full disk as ``InsufficientStorage``). The caller links it into place and
-unlinks the temp name. ``fsync_folder(folder)`` makes names in it durable.
+is removed and the error re-raised (a full disk as ``InsufficientStorage``). The
+caller links it into place and unlinks the temp name. ``fsync_folder(folder)`` makes names in it durable.
 ``sweep_temp_file(path, now) -> 0 | 1`` removes a temp file whose lock is free
 (its writer is dead) once it is SWEEP_MIN_AGE old, safely while others write.
 """

@@ -7,11 +7,17 @@ files and S3 expiry markers are left out: they are implementation details.
 ``unfinished(store)``: local temp files, or S3 multipart uploads not completed.
 ``reopen(store)``: an independent store on the same data, as another process or
 replica has (a new boto3 client; never share one across a fork).
+``resident_pages(path)``: how many of a file's pages the page cache holds;
+``require_page_cache(folder)`` skips a test where written pages cannot be dropped.
 """
 
+import ctypes
 import json
+import mmap
 import os
 import sqlite3
+
+import pytest
 
 from anon_hosting.errors import NotFound
 from anon_hosting.storage.local import INDEX, TEMP_PREFIX, LocalStorage
@@ -103,3 +109,31 @@ def has_blob(store, name: str) -> bool:
     except NotFound:
         return False
     return True
+
+
+def resident_pages(path) -> int:
+    """mincore over a private mapping of the file: its untouched pages are the page cache's."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mincore.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p)
+    size, page = os.path.getsize(path), mmap.PAGESIZE
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), size, access=mmap.ACCESS_COPY) as mapped:
+        anchor = ctypes.c_char.from_buffer(mapped)
+        vector = ctypes.create_string_buffer((size + page - 1) // page)
+        failed = libc.mincore(ctypes.addressof(anchor), size, vector)
+        del anchor  # the mapping cannot close while a buffer of it is exported
+    assert failed == 0, os.strerror(ctypes.get_errno())
+    return sum(byte & 1 for byte in vector.raw)
+
+
+def require_page_cache(folder) -> None:
+    """Skip unless ``folder`` keeps what is written in a page cache that can be dropped (tmpfs cannot)."""
+    probe = folder / ".page-cache-probe"
+    with open(probe, "wb") as f:
+        f.write(b"\1" * (1 << 20))
+        os.fsync(f.fileno())
+        seen = resident_pages(probe) > 0
+        os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+        dropped = resident_pages(probe) == 0
+    probe.unlink()
+    if not (seen and dropped):
+        pytest.skip(f"{folder} keeps no page cache that can be dropped")

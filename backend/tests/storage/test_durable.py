@@ -1,18 +1,17 @@
 """storage/durable.py: whole fsynced temp files, their clean-up on any failure, and the sweep of dead writers'."""
 
-import ctypes
 import errno
 import fcntl
-import mmap
 import os
 import stat
-import subprocess
 import time
 
 import pytest
 
 from anon_hosting.errors import InsufficientStorage
 from anon_hosting.storage import durable
+
+from .stores import require_page_cache, resident_pages
 
 
 def test_a_temp_file_is_complete_mode_0600_and_unlocked_once_written(tmp_path):
@@ -60,30 +59,9 @@ def test_the_sweep_removes_only_old_temp_files_whose_lock_is_free(tmp_path):
     assert durable.sweep_temp_file(dead, now) == 0  # already gone
 
 
-def resident_pages(path) -> int:
-    """How many of a file's pages are in the page cache (mincore over a private mapping of it)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.mincore.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p)
-    size, page = os.path.getsize(path), mmap.PAGESIZE
-    with open(path, "rb") as f, mmap.mmap(f.fileno(), size, access=mmap.ACCESS_COPY) as mapped:
-        anchor = ctypes.c_char.from_buffer(mapped)
-        vector = ctypes.create_string_buffer((size + page - 1) // page)
-        failed = libc.mincore(ctypes.addressof(anchor), size, vector)
-        del anchor  # the mapping cannot close while a buffer of it is exported
-    assert failed == 0, os.strerror(ctypes.get_errno())
-    return sum(byte & 1 for byte in vector.raw)
-
-
 def test_a_written_file_leaves_the_page_cache_once_durable(tmp_path):
     # Uploads are rarely read back at once: their pages must not push out the ones downloads use.
-    kind = subprocess.run(["stat", "-f", "-c", "%T", tmp_path], capture_output=True, text=True, check=True).stdout
-    if kind.strip() == "tmpfs":
-        pytest.skip("tmpfs pages are the file itself and cannot be dropped")
+    require_page_cache(tmp_path)
     chunks = 3 * durable.WRITEBACK_STEP >> 20
-    cached = tmp_path / "cached"
-    with open(cached, "wb") as f:
-        f.write(b"\1" * durable.WRITEBACK_STEP)
-        os.fsync(f.fileno())
-    assert resident_pages(cached) > 0  # this folder caches what is written, so the check below can fail
     path, size = durable.write_temp(tmp_path, (b"\1" * (1 << 20) for _ in range(chunks)))
     assert size == chunks << 20 and resident_pages(path) == 0

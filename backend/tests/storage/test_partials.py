@@ -9,7 +9,7 @@ from anon_hosting.storage import partials_for
 from anon_hosting.storage.partial_s3 import UNITS_PER_PART
 from anon_hosting.storage.partials import Layout
 
-from .stores import entries, has_blob, read_all, reopen, unfinished
+from .stores import entries, has_blob, read_all, reopen, require_page_cache, resident_pages, unfinished
 
 UNIT = 1 << 20  # each unit stands for a sealed chunk; S3 needs its parts over 5 MiB
 LAYOUT = Layout(header=38, unit=UNIT, max_units=3 * UNITS_PER_PART)
@@ -54,6 +54,20 @@ def test_synced_units_are_committed_and_a_second_writer_is_locked_out(partials, 
     with partials_for(reopen(store)).writer(upload, LAYOUT) as again:  # another process or replica
         assert again.committed == UNITS_PER_PART + 2
 
+
+
+def test_what_a_local_writer_synced_leaves_the_page_cache(partials, store):
+    if not hasattr(store, "root"):
+        pytest.skip("S3 parts are not files of this host")
+    require_page_cache(store.root)
+    upload = new_id()
+    partials.create(upload, {"v": 1, "exp": 5})
+    with partials.writer(upload, LAYOUT) as writer:
+        for unit in units(12, first=True):
+            writer.append(unit)
+        writer.sync()
+    (part,) = (store.root / ".uploads").glob("*.part")
+    assert part.stat().st_size > 12 * UNIT and resident_pages(part) == 0
 
 def test_finish_makes_the_blob_a_file_and_drop_removes_the_rest(partials, store):
     upload = new_id()
