@@ -6,8 +6,11 @@ is held weakly, so one that is dropped is never checkpointed again. The index's 
 checkpoint on commit (``wal_autocheckpoint = 0``): a checkpoint's work grows with the pages a
 store's recent writes are spread over, so on a large store the commit that crossed SQLite's 1,000
 pages would carry it, under the writers' lock, into one request's latency (docs/scaling.md).
+One index's failure (a folder gone, no file descriptor left) is logged and leaves the thread to
+the others, whose WALs would otherwise grow until the process ends.
 """
 
+import logging
 import os
 import threading
 import time
@@ -19,6 +22,7 @@ _lock = threading.Lock()  # guards _due and _started
 _running = threading.Lock()  # held through a round, so that a fork never copies SQLite's locks mid-checkpoint
 _due: weakref.WeakSet = weakref.WeakSet()
 _started = False  # this process's thread (a forked child starts its own: _after_fork_in_child)
+log = logging.getLogger(__name__)
 
 
 def _before_fork() -> None:
@@ -58,5 +62,8 @@ def _run() -> None:
                 indexes = list(_due)
                 _due.clear()
             for index in indexes:
-                index.checkpoint()
+                try:
+                    index.checkpoint()
+                except Exception as exc:  # noqa: BLE001 - the next commit of that index tries again
+                    log.warning("index checkpoint failed (%s)", type(exc).__name__)
             del indexes  # no strong reference kept while asleep

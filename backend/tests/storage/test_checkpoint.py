@@ -9,13 +9,15 @@ import subprocess
 import sys
 import textwrap
 
-WRITE = textwrap.dedent("""
+SETUP = textwrap.dedent("""
     import os, sys, time
     from pathlib import Path
     from anon_hosting.storage import checkpoint
     from anon_hosting.storage.index import INDEX, Index
     root = Path(sys.argv[1])
     checkpoint.EVERY = float(sys.argv[2])
+""")
+WRITE = textwrap.dedent("""
     index = Index(root)
     size = lambda: os.path.getsize(root / INDEX)
     before = size()
@@ -25,8 +27,8 @@ WRITE = textwrap.dedent("""
 """)
 
 
-def _run(tmp_path, every: float, then: str) -> str:
-    code = WRITE + textwrap.dedent(then)
+def _run(tmp_path, every: float, then: str, first: str = "") -> str:
+    code = SETUP + textwrap.dedent(first) + WRITE + textwrap.dedent(then)
     done = subprocess.run([sys.executable, "-c", code, str(tmp_path), str(every)],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -53,3 +55,24 @@ def test_the_process_thread_checkpoints_within_a_round(tmp_path):
     """)
     before, later = map(int, out.split())
     assert later > before + 400 * (16 << 10), "the checkpoint thread never copied the WAL into index.db"
+
+
+def test_an_index_that_fails_its_checkpoint_leaves_the_thread_to_the_others(tmp_path):
+    # The thread opens its own connection to each index: with the folder gone, that open fails.
+    out = _run(tmp_path / "kept", 0.2, first="""
+        import shutil
+        gone = root.parent / "gone"
+        root.mkdir()
+        gone.mkdir()
+        with checkpoint._running:  # no round until the folder is gone
+            Index(gone).insert("lost", {"exp": 2e9}, b"x", 1)
+            shutil.rmtree(gone)
+        time.sleep(0.5)  # a round or two meet it
+    """, then="""
+        deadline = time.monotonic() + 30
+        while size() <= before + 400 * (16 << 10) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        print(before, size())
+    """)
+    before, later = map(int, out.split())
+    assert later > before + 400 * (16 << 10), "one failed checkpoint ended the thread: no other index is copied"
