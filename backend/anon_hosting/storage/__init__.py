@@ -12,8 +12,9 @@ for "this file exists".
   disk) nothing is left and the error is re-raised (a full disk as
   ``InsufficientStorage``). It never overwrites.
 - ``put_many(items)``: store several ``(name, blob bytes, state)`` as ``put`` would store each,
-  possibly in one go (the local backend commits small ones in one transaction). On an error,
-  some of them may be stored: the caller deletes every name it passed.
+  possibly in one go (the local backend commits small ones in one transaction, S3 puts several
+  at once). On an error, some of them may be stored: the caller deletes every name it passed,
+  and none is still on its way when the error is raised.
 - ``open(name) -> Blob``: a reader and the blob's length, or ``NotFound``.
 - ``read_state(name) -> dict`` or ``NotFound``.
 - ``update_state(name, mutate) -> dict``: atomically replace the state with

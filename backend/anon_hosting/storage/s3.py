@@ -24,6 +24,9 @@ counted twice, never not at all). Only ``s3_client`` imports boto3.
 Expiry: each file also has a marker in the expiry index (``s3_expiry``), written
 first (by ``put``, and by ``update_state`` when the expiry moves), so a regular sweep
 lists only the hours that have begun instead of every state.
+
+``put_many`` (a bundle's small files) runs ``PUT_THREADS`` puts at once: each is three
+requests that mostly wait on S3. It returns or raises only once every one has ended.
 """
 
 import json
@@ -31,6 +34,7 @@ import random
 import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 from botocore.exceptions import BotoCoreError, ClientError, IncompleteReadError
 
@@ -44,6 +48,7 @@ MIN_PART_SIZE = 5 * 1024 * 1024  # S3's smallest part, except the last one
 STATE_SUFFIX = ".state"
 UPLOADS_FOLDER = "uploads/"  # resumable uploads' records (partial_s3), whose multipart uploads sweep_temp leaves
 TEMP_MAX_IDLE = 3600  # seconds without a new part before an upload counts as abandoned
+PUT_THREADS = 8  # puts of put_many at once, each on a connection of the client's pool (max_pool_connections 32)
 UPDATE_TRIES = 12
 LIST_PAGE_SIZE = 1000  # keys per listing request (S3's maximum)
 BACKOFF_BASE, BACKOFF_CAP = 0.01, 0.5  # seconds
@@ -83,6 +88,12 @@ class S3Storage(Storage):
                 raise InsufficientStorage() from exc
             raise
         return size
+
+    def put_many(self, items: list[tuple[str, bytes, State]]) -> None:
+        with ThreadPoolExecutor(PUT_THREADS, thread_name_prefix="s3-put") as pool:
+            done = [pool.submit(self.put, name, [blob], state) for name, blob, state in items]
+        for future in done:  # every one has ended: the first error, if any, with none still in flight
+            future.result()
 
     def adopt(self, name: str, upload: dict, state: State) -> None:
         """Complete ``upload`` ({"Key", "UploadId", "Parts"}, all of blob ``name``) with its state, as put.

@@ -6,6 +6,7 @@ here talks HTTP to the session's S3-compatible server (tests/s3server.py).
 
 import json
 import secrets
+import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -172,6 +173,54 @@ def _part_sizes(store, upload) -> list[int]:
 
 
 # -- S3 requests per operation: counted through boto3's event system -------------------------
+
+
+def test_put_many_sends_its_files_at_once_and_ends_with_all_of_them(store):
+    # The first PUT waits for a second one to start: one put after another would wait here in vain.
+    started, overlapped, lock, calls = threading.Semaphore(0), [], threading.Lock(), []
+
+    def hold_the_first(**_):
+        with lock:
+            calls.append(None)
+            first = len(calls) == 1
+        if first:
+            overlapped.append(started.acquire(timeout=10))
+        else:
+            started.release()
+
+    items = [(name(), bytes([i]) * 100, STATE) for i in range(12)]
+    store.client.meta.events.register("before-send.s3.PutObject", hold_the_first)
+    try:
+        store.put_many(items)
+    finally:
+        store.client.meta.events.unregister("before-send.s3.PutObject", hold_the_first)
+    assert overlapped == [True]
+    assert all(read_all(store.open(n)) == blob for n, blob, _ in items)
+
+
+def test_put_many_raises_only_once_every_put_has_ended(store):
+    # The other files' PUTs are held back a while: a put_many that raised at once would see them land after.
+    taken, raised = name(), threading.Event()
+    store.put(taken, [b"first"], STATE)
+    items = [(taken, b"second", STATE)] + [(name(), b"x" * 100, STATE) for _ in range(11)]
+
+    def hold_the_others(request, **_):
+        if taken not in request.url:
+            raised.wait(timeout=0.5)
+
+    store.client.meta.events.register("before-send.s3.PutObject", hold_the_others)
+    try:
+        with pytest.raises(FileExistsError):
+            store.put_many(items)
+        at_the_raise = entries(store)
+        raised.set()
+        time.sleep(0.5)
+    finally:
+        store.client.meta.events.unregister("before-send.s3.PutObject", hold_the_others)
+    assert entries(store) == at_the_raise  # nothing landed after it, under the caller's clean-up
+    for n, _, _ in items[1:]:
+        store.delete(n)
+    assert entries(store) == files(taken) and read_all(store.open(taken)) == b"first"
 
 class Requests:
     """The S3 API calls a client makes, by operation, counted while the ``with`` block runs."""
