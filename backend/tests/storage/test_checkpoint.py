@@ -26,6 +26,13 @@ WRITE = textwrap.dedent("""
     after_commits = size()
 """)
 
+AWAIT_COPY = """
+    deadline = time.monotonic() + 30
+    while size() <= before + 400 * (16 << 10) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    print(before, size())
+"""
+
 
 def _run(tmp_path, every: float, then: str, first: str = "") -> str:
     code = SETUP + textwrap.dedent(first) + WRITE + textwrap.dedent(then)
@@ -33,6 +40,12 @@ def _run(tmp_path, every: float, then: str, first: str = "") -> str:
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+def _copied(out: str) -> bool:
+    """Whether the 400 commits' pages reached index.db (``AWAIT_COPY``'s two sizes)."""
+    before, later = map(int, out.split())
+    return later > before + 400 * (16 << 10)
 
 
 def test_commits_leave_the_wal_to_the_checkpoint(tmp_path):
@@ -47,19 +60,12 @@ def test_commits_leave_the_wal_to_the_checkpoint(tmp_path):
 
 
 def test_the_process_thread_checkpoints_within_a_round(tmp_path):
-    out = _run(tmp_path, 0.2, """
-        deadline = time.monotonic() + 30
-        while size() <= before + 400 * (16 << 10) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        print(before, size())
-    """)
-    before, later = map(int, out.split())
-    assert later > before + 400 * (16 << 10), "the checkpoint thread never copied the WAL into index.db"
+    assert _copied(_run(tmp_path, 0.2, AWAIT_COPY)), "the checkpoint thread never copied the WAL into index.db"
 
 
 def test_an_index_that_fails_its_checkpoint_leaves_the_thread_to_the_others(tmp_path):
     # The thread opens its own connection to each index: with the folder gone, that open fails.
-    out = _run(tmp_path / "kept", 0.2, first="""
+    out = _run(tmp_path / "kept", 0.2, AWAIT_COPY, first="""
         import shutil
         gone = root.parent / "gone"
         root.mkdir()
@@ -68,11 +74,5 @@ def test_an_index_that_fails_its_checkpoint_leaves_the_thread_to_the_others(tmp_
             Index(gone).insert("lost", {"exp": 2e9}, b"x", 1)
             shutil.rmtree(gone)
         time.sleep(0.5)  # a round or two meet it
-    """, then="""
-        deadline = time.monotonic() + 30
-        while size() <= before + 400 * (16 << 10) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        print(before, size())
     """)
-    before, later = map(int, out.split())
-    assert later > before + 400 * (16 << 10), "one failed checkpoint ended the thread: no other index is copied"
+    assert _copied(out), "one failed checkpoint ended the thread: no other index is copied"
