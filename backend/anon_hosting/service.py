@@ -211,7 +211,7 @@ class FileService:
 
         A regular sweep looks only at what ``storage.expired`` yields, so it costs what expired, not
         what is stored. A full sweep reads every state: it reconciles whatever the expiry indexes
-        missed, and the sweeper runs one at start and then daily (docs/scaling.md).
+        missed, and the sweeper runs one at start and then daily (docs/costs.md).
         """
         now = now_or_clock(now)
         removed = self.storage.sweep_temp() if full else 0

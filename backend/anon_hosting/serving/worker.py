@@ -5,7 +5,7 @@ Contract: ``LaneWorker`` is gthread (a request runs on one of the worker's ``thr
 its first byte to its last). Before a request gets a thread, the worker peeks at its head
 (serving/lanes.py): at most ``TRANSFER_THREADS`` transfers (``GUNICORN_TRANSFER_THREADS``, default
 ``threads`` less 2) run at once, and the others wait, in order, for one to end. The threads left
-over serve short requests at once however many transfers are running or waiting (docs/scaling.md,
+over serve short requests at once however many transfers are running or waiting (docs/costs.md,
 "What each limit is"); the gauge ``anon_hosting_transfers{state}`` counts both. Request sockets
 time out after ``SOCKET_TIMEOUT`` seconds (``GUNICORN_SOCKET_TIMEOUT``, default 120) without a
 byte read or written. That is longer than nginx's 60-s client timeouts, so behind nginx the

@@ -5,7 +5,7 @@ checkpoint thread (started on the first call in the process) calls ``index.check
 is held weakly, so one that is dropped is never checkpointed again. The index's connections never
 checkpoint on commit (``wal_autocheckpoint = 0``): a checkpoint's work grows with the pages a
 store's recent writes are spread over, so on a large store the commit that crossed SQLite's 1,000
-pages would carry it, under the writers' lock, into one request's latency (docs/scaling.md).
+pages would carry it, under the writers' lock, into one request's latency (docs/costs.md).
 One index's failure (a folder gone, no file descriptor left) is logged and leaves the thread to
 the others, whose WALs would otherwise grow until the process ends.
 """

@@ -284,7 +284,7 @@ def test_a_deleted_files_marker_is_dropped_when_its_hour_comes(store, tmp_path):
     assert store.client.list_objects_v2(Bucket=store.bucket, Prefix=store.prefix + "expiry/")["KeyCount"] == 0
 
 
-# The S3 requests of each operation, as published in docs/scaling.md; a count that grows fails here.
+# The S3 requests of each operation, as published in docs/costs.md; a count that grows fails here.
 REQUESTS = {"small upload": 3, "large upload (3 parts)": 7, "info": 2, "download": 2,
             "download with a limit": 8, "delete": 4}
 
