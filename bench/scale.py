@@ -17,6 +17,8 @@ byte comes back wrong). It asserts no target: a benchmark, not a test.
   expired, with 1,000 expired, and (local only) a full sweep (``scale_latency.sweep_counts``).
 - load: ``scale_load.concurrent`` on local storage. Ratios: app downloads (under the uploads
   too) over nginx static fetches, alone and beside the same uploads (target at least 0.5);
+  nginx proxying its own sendfile beside the same uploads over static fetches alone (the most
+  any app behind nginx could reach), and the app's downloads over that proxied sendfile;
   per worker, the highest RSS less 4 MiB per connection it held at that moment (target at
   most 64 MiB); short requests' p99 (target under 250 ms).
 - s3path: ``scale_load.s3_path``. Ratios: the app over boto3, upload and download (target
@@ -56,17 +58,35 @@ ENV = {"ANON_HOSTING_ENV_FILE": "/dev/null", "SECRET_KEY": SECRET, "MAX_UPLOAD_B
        "RATE_LIMIT_UPLOADS": "0", "RATE_LIMIT_TOKENS": "0", "SWEEP_INTERVAL": "0"}
 
 
+PROXIED_SERVER = """
+# bench/scale.py: an upstream that does no work, nginx's own sendfile, proxied as the real API is.
+upstream sendfile_upstream {{
+    server 127.0.0.1:{static};
+    keepalive 32;
+}}
+server {{
+    listen 127.0.0.1:{port};
+    location / {{
+        include anon-hosting/proxy-api.conf;
+        proxy_pass http://sendfile_upstream;
+    }}
+}}
+"""
+
+
 class StaticStack(Stack):
-    """The real stack plus a server block serving ``static_root`` with nginx's sendfile (bench/perf.py's)."""
+    """The real stack plus a server block serving ``static_root`` with nginx's sendfile (bench/perf.py's),
+    and one proxying that sendfile server through the API's proxy settings."""
 
     def __init__(self, static_root: Path, **kwargs):
         super().__init__(**kwargs)
-        self.static_root, self.static_port = static_root, free_port()
+        self.static_root, self.static_port, self.proxied_port = static_root, free_port(), free_port()
 
     def write_nginx_conf(self) -> Path:
         conf = super().write_nginx_conf()
         site = conf.parent / "default.conf"
-        site.write_text(site.read_text() + STATIC_SERVER.format(port=self.static_port, root=self.static_root))
+        site.write_text(site.read_text() + STATIC_SERVER.format(port=self.static_port, root=self.static_root)
+                        + PROXIED_SERVER.format(port=self.proxied_port, static=self.static_port))
         return conf
 
 
@@ -164,10 +184,12 @@ def load(root: Path, args) -> list[dict]:
     with StaticStack(static, storage_dir=root / "load", private_dir=root / "private", env=ENV,
                      workdir=root / "work-load") as stack:
         for run in range(args.runs):
-            runs.append(scale_load.concurrent(stack, source, f"http://127.0.0.1:{stack.static_port}", args.transfers))
+            runs.append(scale_load.concurrent(stack, source, f"http://127.0.0.1:{stack.static_port}",
+                                              f"http://127.0.0.1:{stack.proxied_port}", args.transfers))
             got = runs[-1]
             print(f"  run {run + 1} {args.transfers} x {args.size_mib} MiB: static {got['static'] / MIB:.0f}"
-                  f" (beside uploads {got['static_beside'] / MIB:.0f}),"
+                  f" (beside uploads {got['static_beside'] / MIB:.0f}, proxied beside uploads"
+                  f" {got['proxied_beside'] / MIB:.0f}),"
                   f" app download {got['download'] / MIB:.0f}, app upload {got['upload'] / MIB:.0f} MiB/s;"
                   f" workers (peak MiB, most connections, worst RSS - 4 MiB x connections): "
                   + ", ".join(f"{w['peak'] / MIB:.0f}/{w['conns']}/{w['over'] / MIB:.0f}" for w in got["workers"])
@@ -202,12 +224,19 @@ def table(results: dict, args) -> str:
     for got in [results["load"]] if results.get("load") else []:
         down = [r["download"] / r["static"] for r in got]
         beside = [r["download"] / r["static_beside"] for r in got]
+        ceiling = [r["proxied_beside"] / r["static"] for r in got]
+        proxied = [r["download"] / r["proxied_beside"] for r in got]
         over = [max(w["over"] for w in r["workers"]) / MIB for r in got]
         short = [r["short_p99"] * 1000 for r in got]
         rows += [f"| 3 | app downloads / nginx static, {args.transfers} each (+{args.transfers} uploads) |"
                  f" {_spread(down)} | ≥ 0.5 | {_verdict(down, lambda v: v >= 0.5)} |",
                  f"| 3 | the same, static fetches beside the same {args.transfers} uploads |"
                  f" {_spread(beside)} | ≥ 0.5 | {_verdict(beside, lambda v: v >= 0.5)} |",
+                 "| 3 | limit: nginx proxying its own sendfile (an upstream doing no work) beside the same uploads"
+                 " / static alone |"
+                 f" {_spread(ceiling)} | – | a ceiling for any app behind nginx |",
+                 f"| 3 | app downloads / that proxied sendfile, both beside the same uploads |"
+                 f" {_spread(proxied)} | – | – |",
                  f"| 3 | worst worker RSS − 4 MiB × its connections, MiB | {_spread(over, '{:.0f}')} | ≤ 64 |"
                  f" {_verdict(over, lambda v: v <= 64)} |",
                  f"| 3 | short requests' p99 under load, ms | {_spread(short, '{:.0f}')} | < 250 |"

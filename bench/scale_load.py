@@ -8,8 +8,9 @@ SHA-256 against the source file's, and each upload by downloading it back afterw
 (untimed). An S3 path download (``drain``) only counts its bytes, as boto3's into /dev/null
 does, and is then checked by a second, untimed download.
 
-- ``concurrent(stack, source, static_url, transfers)``: ``transfers`` nginx static
-  fetches of ``source``, alone and then beside ``transfers`` app uploads of it; then
+- ``concurrent(stack, source, static_url, proxied_url, transfers)``: ``transfers`` nginx
+  static fetches of ``source``, alone and then beside ``transfers`` app uploads of it, and
+  as many fetches of it through ``proxied_url`` (nginx proxying that sendfile) beside them; then
   ``transfers`` app downloads of it plus ``transfers`` uploads of it, all through
   nginx, while a prober process times short requests
   (an info and a 4 KiB upload, each about every 50 ms) and ``WorkerSampler`` reads every
@@ -174,7 +175,7 @@ def _check(results: list[dict], kinds: tuple[str, ...], digest: str) -> None:
         raise RuntimeError(f"{len(wrong)} transfers brought back other bytes than the source's")
 
 
-def concurrent(stack, source: Path, static_url: str, transfers: int) -> dict:
+def concurrent(stack, source: Path, static_url: str, proxied_url: str, transfers: int) -> dict:
     size, digest = source.stat().st_size, sha256_file(source)
     _, tokens = clients.upload(stack.url, source)
     static = _run([("static", static_url, f"/{source.name}")] * transfers)
@@ -183,7 +184,10 @@ def concurrent(stack, source: Path, static_url: str, transfers: int) -> dict:
     uploads = [("upload", stack.url, str(source))] * transfers
     beside = _run([("static", static_url, f"/{source.name}")] * transfers + uploads)
     _check(beside, ("static",), digest)
-    for answer in (r["answer"] for r in beside if r["kind"] == "upload"):
+    # nginx proxying its own sendfile beside the same uploads: the most that any app behind nginx could send.
+    proxied = _run([("static", proxied_url, f"/{source.name}")] * transfers + uploads)
+    _check(proxied, ("static",), digest)
+    for answer in (r["answer"] for r in beside + proxied if r["kind"] == "upload"):
         clients.delete(stack.url, answer["owner_token"])
     context = multiprocessing.get_context("spawn")
     stop, probes = context.Event(), context.Queue()
@@ -205,6 +209,7 @@ def concurrent(stack, source: Path, static_url: str, transfers: int) -> dict:
     by_kind = {kind: sorted(values)[int(len(values) * 0.99)] for kind, values in short["latencies"].items()}
     return {"short_p99_by_kind": by_kind,
             "static": _aggregate(static, "static", size), "static_beside": _aggregate(beside, "static", size),
+            "proxied_beside": _aggregate(proxied, "static", size),
             "download": _aggregate(mixed, "download", size),
             "upload": _aggregate(mixed, "upload", size), "workers": list(sampler.workers.values()),
             "short_p50": latencies[len(latencies) // 2], "short_p99": latencies[int(len(latencies) * 0.99)],
