@@ -1,12 +1,13 @@
 """gunicorn's gthread worker with two lanes, so that large transfers never take every thread, and a
 socket timeout on each request, so that a stalled peer cannot hold a thread.
 
-Contract: ``LaneWorker`` is gthread (a request runs on one of the worker's ``threads`` threads from
-its first byte to its last). Before a request gets a thread, the worker peeks at its head
-(serving/lanes.py): at most ``TRANSFER_THREADS`` transfers (``GUNICORN_TRANSFER_THREADS``, default
-``threads`` less 2) run at once, and the others wait, in order, for one to end. The threads left
-over serve short requests at once however many transfers are running or waiting (docs/costs.md,
-"What each limit is"); the gauge ``anon_hosting_transfers{state}`` counts both. Request sockets
+Contract: ``LaneWorker`` is gthread (a request runs on one thread from its first byte to its last).
+Before a request gets a thread, the worker peeks at its head (serving/lanes.py). Transfers run on
+threads of their own, at most ``GUNICORN_TRANSFER_THREADS`` (default ``threads`` less 2) at once,
+and the others wait, in order, for one to end; those threads run ``TRANSFER_NICE`` steps nicer than
+the worker, so that when the cores are busy a short request gets one before a transfer does. Short
+requests run on gthread's ``threads`` at once however many transfers are running or waiting
+(docs/costs.md, "What each limit is"); the gauge ``anon_hosting_transfers{state}`` counts both. Request sockets
 time out after ``SOCKET_TIMEOUT`` seconds (``GUNICORN_SOCKET_TIMEOUT``, default 120) without a
 byte read or written. That is longer than nginx's 60-s client timeouts, so behind nginx the
 client-facing side ends a stalled transfer first, and this only catches a peer that reaches
@@ -16,7 +17,7 @@ gunicorn internals it relies on (``gunicorn.workers.gthread``, not documented AP
 tests/serving/test_internals.py):
 - ``ThreadWorker.enqueue_req(self, conn)``, called on the main thread for every request, which
   submits ``self.handle`` to ``self.tpool`` and hands the future to ``self.finish_request`` through
-  ``self.method_queue.defer``;
+  ``self.method_queue.defer``; ``run`` and ``handle_quit`` shutting ``self.tpool`` down as they end;
 - ``pending_conns`` and ``on_pending_socket_readable``, gthread's own wait for a connection's first
   bytes, bounded by ``keepalive`` (``murder_pending``);
 - ``ThreadWorker.handle_request(self, req, conn)``, called on the request's thread;
@@ -28,8 +29,10 @@ import os
 import selectors
 import socket
 import ssl
+import threading
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 from gunicorn.workers.gthread import ThreadWorker
@@ -37,7 +40,8 @@ from gunicorn.workers.gthread import ThreadWorker
 from anon_hosting.serving.lanes import is_transfer
 
 SOCKET_TIMEOUT = float(os.environ.get("GUNICORN_SOCKET_TIMEOUT", "120"))
-SHORT_THREADS = 2  # threads a worker keeps for short requests unless GUNICORN_TRANSFER_THREADS says otherwise
+SHORT_THREADS = 2  # gthread's threads less the default number of transfer threads
+TRANSFER_NICE = 10  # a transfer thread's CPU weight is then a tenth of a short request's when both wait for a core
 PEEK = 8192  # gunicorn's own limit on a request line (limit_request_line)
 UNREADABLE = b"\x00"  # a head the lane cannot read, which serving/lanes.py counts as a transfer
 
@@ -49,11 +53,32 @@ class LaneWorker(ThreadWorker):
         self.transfer_threads = max(1, int(os.environ.get("GUNICORN_TRANSFER_THREADS", default)))
         self.transfers = 0
         self.waiting = deque()
+        self.transfer_pool = None
 
     def init_process(self):
         from anon_hosting import metrics  # after the fork: prometheus_client reads PROMETHEUS_MULTIPROC_DIR then
         self.running_gauge, self.waiting_gauge = (metrics.TRANSFERS.labels(state) for state in ("running", "waiting"))
+        self.transfer_pool = ThreadPoolExecutor(self.transfer_threads, "transfer", initializer=self._nicer)
         super().init_process()
+
+    def _nicer(self):
+        """Runs first on each transfer thread: a nicer thread can never be made less nice again unprivileged,
+        hence threads of their own."""
+        thread = threading.get_native_id()
+        try:
+            os.setpriority(os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread) + TRANSFER_NICE)
+        except OSError as exc:
+            self.log.warning("Transfers run at the worker's priority (setpriority: %s)", exc.strerror)
+
+    def run(self):
+        try:
+            super().run()
+        finally:
+            self.transfer_pool.shutdown(wait=False)
+
+    def handle_quit(self, sig, frame):
+        self.transfer_pool.shutdown(wait=False)
+        super().handle_quit(sig, frame)
 
     def enqueue_req(self, conn):
         head = self._peek(conn)
@@ -94,7 +119,7 @@ class LaneWorker(ThreadWorker):
     def _start_transfer(self, conn):
         self.transfers += 1
         self.running_gauge.set(self.transfers)
-        future = self.tpool.submit(self.handle, conn)
+        future = self.transfer_pool.submit(self.handle, conn)
         future.add_done_callback(lambda done: self.method_queue.defer(self._transfer_ended, conn, done))
 
     def _transfer_ended(self, conn, future):

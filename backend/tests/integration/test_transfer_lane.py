@@ -3,8 +3,9 @@
 Three uploads that stall mid-body would hold all three threads of plain gthread, and every other
 request would wait for them (for GUNICORN_SOCKET_TIMEOUT, 120 s). With one thread for transfers, the
 first holds it and the others wait in the worker's queue, while health, a 4 KiB upload and its info
-are answered on the other two threads. A transfer that arrives whole meanwhile waits its turn and is
-answered once the stalled ones are gone; GET /metrics counts them, running and waiting.
+are answered on the worker's three other threads. A transfer that arrives whole meanwhile waits its turn and is
+answered once the stalled ones are gone; GET /metrics counts them, running and waiting. Transfer threads
+run nicer than the rest of the worker.
 """
 
 import json
@@ -12,8 +13,11 @@ import os
 import select
 import socket
 import time
+from pathlib import Path
 
 import pytest
+
+from anon_hosting.serving.worker import TRANSFER_NICE
 
 TIMEOUT = 15  # seconds a short request may take on a loaded machine; a starved one would take 120
 EXTRA = {"GUNICORN_THREADS": "3", "GUNICORN_TRANSFER_THREADS": "1"}
@@ -122,3 +126,22 @@ def test_pipelined_requests_are_each_answered_in_their_lane(lane_server):
         (first, health), (second, got) = _answers(sock, 2)
     assert first.startswith("HTTP/1.1 200") and json.loads(health) == {"status": "ok"}, (first, health)
     assert second.startswith("HTTP/1.1 200") and got == data, second
+
+
+def _nice(pid: int, tid: int) -> int:
+    """A thread's nice value, field 19 of its /proc stat (the fields after the command's closing parenthesis)."""
+    return int(Path(f"/proc/{pid}/task/{tid}/stat").read_text().rpartition(")")[2].split()[16])
+
+
+def test_transfers_run_on_threads_nicer_than_the_workers_other_threads(lane_server):
+    port, session = lane_server.port, lane_server.session()
+    worker, = lane_server.worker_pids()
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as stalled:
+        stalled.sendall(_upload_head(port, BIG) + bytes(1000))
+        assert _transfers(lane_server, session, running=1, waiting=0), "the stalled upload never ran"
+        base = _nice(worker, worker)
+        nices = sorted(_nice(worker, int(tid.name)) for tid in Path(f"/proc/{worker}/task").iterdir())
+    nicer = min(19, base + TRANSFER_NICE)
+    assert nices.count(nicer) == 1, f"one transfer thread at {nicer}, the others at {base}: {nices}"
+    assert set(nices) == {base, nicer}, nices
+    assert _transfers(lane_server, session, running=0, waiting=0), "the cut upload did not end"
