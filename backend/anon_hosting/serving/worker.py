@@ -1,23 +1,26 @@
 """gunicorn's gthread worker with two lanes, so that large transfers never take every thread, and a
 socket timeout on each request, so that a stalled peer cannot hold a thread.
 
-Contract: ``LaneWorker`` is gthread (a request runs on one thread from its first byte to its last).
-Before a request gets a thread, the worker peeks at its head (serving/lanes.py). Transfers run on
-threads of their own, at most ``GUNICORN_TRANSFER_THREADS`` (default ``threads`` less 2) at once,
-and the others wait, in order, for one to end; those threads run ``TRANSFER_NICE`` steps nicer than
-the worker, so that when the cores are busy a short request gets one before a transfer does. Short
-requests run on gthread's ``threads`` at once however many transfers are running or waiting
-(docs/costs.md, "What each limit is"); the gauge ``anon_hosting_transfers{state}`` counts both. Request sockets
-time out after ``SOCKET_TIMEOUT`` seconds (``GUNICORN_SOCKET_TIMEOUT``, default 120) without a
-byte read or written. That is longer than nginx's 60-s client timeouts, so behind nginx the
-client-facing side ends a stalled transfer first, and this only catches a peer that reaches
-gunicorn directly (docs/reliability.md, "Hostile clients").
+Contract: ``LaneWorker`` is gthread (a request runs on one of the worker's ``threads`` threads from
+its first byte to its last). Before a request gets a thread, the worker peeks at its head
+(serving/lanes.py): at most ``TRANSFER_THREADS`` transfers (``GUNICORN_TRANSFER_THREADS``, default
+``threads`` less 2) run at once, and the others wait, in order, for one to end. The threads left
+over serve short requests at once however many transfers are running or waiting (docs/costs.md,
+"What each limit is"); the gauge ``anon_hosting_transfers{state}`` counts both. A transfer that
+has run ``NICER_AFTER`` seconds runs ``TRANSFER_NICE`` steps nicer until it ends, so that when the
+cores are busy short requests get them first; its thread then retires (serving/pool.py), since an
+unprivileged process cannot make it as nice as before again.
+Request sockets time out after ``SOCKET_TIMEOUT`` seconds (``GUNICORN_SOCKET_TIMEOUT``, default
+120) without a byte read or written. That is longer than nginx's 60-s client timeouts, so behind
+nginx the client-facing side ends a stalled transfer first, and this only catches a peer that
+reaches gunicorn directly (docs/reliability.md, "Hostile clients").
 
 gunicorn internals it relies on (``gunicorn.workers.gthread``, not documented API; checked by
 tests/serving/test_internals.py):
 - ``ThreadWorker.enqueue_req(self, conn)``, called on the main thread for every request, which
   submits ``self.handle`` to ``self.tpool`` and hands the future to ``self.finish_request`` through
-  ``self.method_queue.defer``; ``run`` and ``handle_quit`` shutting ``self.tpool`` down as they end;
+  ``self.method_queue.defer``; ``self.tpool`` made by ``get_thread_pool`` (a documented hook), of
+  which gthread uses ``submit`` and ``shutdown(wait=False)`` alone;
 - ``pending_conns`` and ``on_pending_socket_readable``, gthread's own wait for a connection's first
   bytes, bounded by ``keepalive`` (``murder_pending``);
 - ``ThreadWorker.handle_request(self, req, conn)``, called on the request's thread;
@@ -32,18 +35,19 @@ import ssl
 import threading
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 from gunicorn.workers.gthread import ThreadWorker
 
 from anon_hosting.serving.lanes import is_transfer
+from anon_hosting.serving.pool import Pool
 
 SOCKET_TIMEOUT = float(os.environ.get("GUNICORN_SOCKET_TIMEOUT", "120"))
-SHORT_THREADS = 2  # gthread's threads less the default number of transfer threads
-TRANSFER_NICE = 10  # a transfer thread's CPU weight is then a tenth of a short request's when both wait for a core
+SHORT_THREADS = 2  # threads a worker keeps for short requests unless GUNICORN_TRANSFER_THREADS says otherwise
 PEEK = 8192  # gunicorn's own limit on a request line (limit_request_line)
 UNREADABLE = b"\x00"  # a head the lane cannot read, which serving/lanes.py counts as a transfer
+TRANSFER_NICE = 10  # a nicer transfer's CPU weight is then a tenth of a short request's when both wait for a core
+NICER_AFTER = 0.1  # seconds: a small download ends before, so it never waits behind the nginx and clients it serves
 
 
 class LaneWorker(ThreadWorker):
@@ -53,32 +57,17 @@ class LaneWorker(ThreadWorker):
         self.transfer_threads = max(1, int(os.environ.get("GUNICORN_TRANSFER_THREADS", default)))
         self.transfers = 0
         self.waiting = deque()
-        self.transfer_pool = None
+        self.running = {}  # a running transfer's thread id -> [its start, whether it was made nicer]
+        self.running_changed = threading.Condition()
 
     def init_process(self):
         from anon_hosting import metrics  # after the fork: prometheus_client reads PROMETHEUS_MULTIPROC_DIR then
         self.running_gauge, self.waiting_gauge = (metrics.TRANSFERS.labels(state) for state in ("running", "waiting"))
-        self.transfer_pool = ThreadPoolExecutor(self.transfer_threads, "transfer", initializer=self._nicer)
+        threading.Thread(target=self._make_nicer, name="nicer", daemon=True).start()
         super().init_process()
 
-    def _nicer(self):
-        """Runs first on each transfer thread: a nicer thread can never be made less nice again unprivileged,
-        hence threads of their own."""
-        thread = threading.get_native_id()
-        try:
-            os.setpriority(os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread) + TRANSFER_NICE)
-        except OSError as exc:
-            self.log.warning("Transfers run at the worker's priority (setpriority: %s)", exc.strerror)
-
-    def run(self):
-        try:
-            super().run()
-        finally:
-            self.transfer_pool.shutdown(wait=False)
-
-    def handle_quit(self, sig, frame):
-        self.transfer_pool.shutdown(wait=False)
-        super().handle_quit(sig, frame)
+    def get_thread_pool(self):
+        return Pool(self.cfg.threads)
 
     def enqueue_req(self, conn):
         head = self._peek(conn)
@@ -119,8 +108,37 @@ class LaneWorker(ThreadWorker):
     def _start_transfer(self, conn):
         self.transfers += 1
         self.running_gauge.set(self.transfers)
-        future = self.transfer_pool.submit(self.handle, conn)
+        future = self.tpool.submit(self._transfer, conn)
         future.add_done_callback(lambda done: self.method_queue.defer(self._transfer_ended, conn, done))
+
+    def _transfer(self, conn):
+        thread, entry = threading.get_native_id(), [time.monotonic(), False]
+        with self.running_changed:
+            self.running[thread] = entry
+            self.running_changed.notify()
+        try:
+            return self.handle(conn)
+        finally:
+            with self.running_changed:
+                del self.running[thread]
+            if entry[1]:
+                self.tpool.retire()
+
+    def _make_nicer(self):
+        """Every NICER_AFTER / 2 seconds while transfers run, makes those that have run NICER_AFTER nicer."""
+        while True:
+            with self.running_changed:
+                self.running_changed.wait_for(lambda: self.running)
+                now = time.monotonic()
+                for thread, entry in self.running.items():
+                    if not entry[1] and now - entry[0] >= NICER_AFTER:
+                        entry[1] = True
+                        try:
+                            os.setpriority(os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread)
+                                           + TRANSFER_NICE)
+                        except OSError as exc:  # a sandbox that forbids it: the transfer keeps its priority
+                            self.log.debug("A transfer keeps its priority (setpriority: %s)", exc.strerror)
+            time.sleep(NICER_AFTER / 2)
 
     def _transfer_ended(self, conn, future):
         self.transfers -= 1

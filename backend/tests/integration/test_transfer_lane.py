@@ -3,9 +3,9 @@
 Three uploads that stall mid-body would hold all three threads of plain gthread, and every other
 request would wait for them (for GUNICORN_SOCKET_TIMEOUT, 120 s). With one thread for transfers, the
 first holds it and the others wait in the worker's queue, while health, a 4 KiB upload and its info
-are answered on the worker's three other threads. A transfer that arrives whole meanwhile waits its turn and is
-answered once the stalled ones are gone; GET /metrics counts them, running and waiting. Transfer threads
-run nicer than the rest of the worker.
+are answered on the other two threads. A transfer that arrives whole meanwhile waits its turn and is
+answered once the stalled ones are gone; GET /metrics counts them, running and waiting. A transfer runs
+nicer once it has run a while, and its thread retires when it ends.
 """
 
 import json
@@ -133,15 +133,25 @@ def _nice(pid: int, tid: int) -> int:
     return int(Path(f"/proc/{pid}/task/{tid}/stat").read_text().rpartition(")")[2].split()[16])
 
 
-def test_transfers_run_on_threads_nicer_than_the_workers_other_threads(lane_server):
+def _nices(worker: int) -> list[int]:
+    return sorted(_nice(worker, int(task.name)) for task in Path(f"/proc/{worker}/task").iterdir())
+
+
+def test_a_transfer_runs_nicer_once_it_has_run_a_while_and_its_thread_retires_after(lane_server):
     port, session = lane_server.port, lane_server.session()
     worker, = lane_server.worker_pids()
+    base = _nice(worker, worker)
+    nicer = min(19, base + TRANSFER_NICE)
     with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as stalled:
         stalled.sendall(_upload_head(port, BIG) + bytes(1000))
         assert _transfers(lane_server, session, running=1, waiting=0), "the stalled upload never ran"
-        base = _nice(worker, worker)
-        nices = sorted(_nice(worker, int(tid.name)) for tid in Path(f"/proc/{worker}/task").iterdir())
-    nicer = min(19, base + TRANSFER_NICE)
-    assert nices.count(nicer) == 1, f"one transfer thread at {nicer}, the others at {base}: {nices}"
-    assert set(nices) == {base, nicer}, nices
+        deadline = time.monotonic() + TIMEOUT
+        while nicer not in _nices(worker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        nices = _nices(worker)
+    assert nices.count(nicer) == 1 and set(nices) == {base, nicer}, f"one at {nicer}, the rest at {base}: {nices}"
     assert _transfers(lane_server, session, running=0, waiting=0), "the cut upload did not end"
+    deadline = time.monotonic() + TIMEOUT
+    while set(_nices(worker)) != {base} and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert set(_nices(worker)) == {base}, f"the nicer thread is gone once its transfer ended: {_nices(worker)}"

@@ -7,6 +7,7 @@ name at once, instead of the server silently changing behaviour (docs/performanc
 import copy
 import inspect
 import io
+import re
 import socket
 from importlib.metadata import version
 
@@ -59,9 +60,10 @@ def test_gthread_still_queues_requests_and_awaits_first_bytes_as_the_lane_worker
         f"gthread no longer closes pending connections in murder_pending: {needs}")
     assert "unreader" in inspect.getsource(gthread.ThreadWorker.finish_request), (
         f"gthread no longer keeps a connection's read-ahead in conn.parser.unreader: {needs}")
-    for ending in (gthread.ThreadWorker.run, gthread.ThreadWorker.handle_quit):
-        assert "self.tpool.shutdown(" in inspect.getsource(ending), (
-            f"gthread's {ending.__name__} no longer shuts its pool down, as the worker does its transfer pool: {needs}")
+    uses = set(re.findall(r"self\.tpool\.(\w+)", inspect.getsource(gthread)))
+    assert uses <= {"submit", "shutdown"}, f"gthread uses more of its pool than serving/pool.py has: {uses}: {needs}"
+    assert "self.tpool = self.get_thread_pool()" in inspect.getsource(gthread.ThreadWorker.init_process), (
+        f"gthread no longer makes its pool with get_thread_pool: {needs}")
 
 
 def test_gunicorn_still_reads_a_sized_body_as_the_socket_body_expects():
