@@ -137,9 +137,11 @@ bench: setup
 bench-instructions: setup
 	$(VPY) bench/instructions.py
 
+# The dev lock keeps extras (cachecontrol[filecache]): without them pip's --require-hashes refuses
+# a dependency asked for with an extra as unpinned as soon as a newer release of it exists.
 lock: $(STAMPS)/uv/bin/uv
 	$(UV_COMPILE) backend/pyproject.toml -o $(LOCK)
-	$(UV_COMPILE) backend/pyproject.toml --extra test --constraint $(LOCK) -o $(DEV_LOCK)
+	$(UV_COMPILE) backend/pyproject.toml --extra test --constraint $(LOCK) --no-strip-extras -o $(DEV_LOCK)
 
 # uv lives in its own throwaway venv so it never lands in the project's.
 $(STAMPS)/uv/bin/uv:
