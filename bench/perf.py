@@ -80,14 +80,14 @@ server {{
 }}
 """
 FLOOR_SERVER = """
-# bench/perf.py: a floor of the small-file figures, bench/bare_app.py proxied exactly as the real API is.
+# bench/: a floor, an upstream on {backend} proxied under {location} exactly as the real API is.
 upstream floor_{name} {{
     server 127.0.0.1:{backend};
     keepalive 32;
 }}
 server {{
     listen 127.0.0.1:{port};
-    location /api/ {{
+    location {location} {{
         include anon-hosting/proxy-api.conf;
         proxy_pass http://floor_{name};
     }}
@@ -133,7 +133,7 @@ class BenchStack(Stack):
         conf = super().write_nginx_conf()
         site = conf.parent / "default.conf"
         site.write_text(site.read_text() + STATIC_SERVER.format(port=self.static_port, root=self.static_root)
-                        + "".join(FLOOR_SERVER.format(name=name, port=port, backend=backend)
+                        + "".join(FLOOR_SERVER.format(name=name, port=port, backend=backend, location="/api/")
                                   for name, (port, backend) in self.floor_ports.items()))
         return conf
 

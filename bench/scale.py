@@ -48,7 +48,7 @@ sys.path.insert(0, str(REPO / "backend"))
 import scale_fill  # noqa: E402
 import scale_latency  # noqa: E402
 import scale_load  # noqa: E402
-from perf import STATIC_SERVER, make_file  # noqa: E402
+from perf import FLOOR_SERVER, STATIC_SERVER, make_file  # noqa: E402
 
 from stack import Stack, free_port  # noqa: E402
 
@@ -56,22 +56,6 @@ MIB = 1 << 20
 SECRET = secrets.token_urlsafe(48)
 ENV = {"ANON_HOSTING_ENV_FILE": "/dev/null", "SECRET_KEY": SECRET, "MAX_UPLOAD_BYTES": str(2048 * MIB),
        "RATE_LIMIT_UPLOADS": "0", "RATE_LIMIT_TOKENS": "0", "SWEEP_INTERVAL": "0"}
-
-
-PROXIED_SERVER = """
-# bench/scale.py: an upstream that does no work, nginx's own sendfile, proxied as the real API is.
-upstream sendfile_upstream {{
-    server 127.0.0.1:{static};
-    keepalive 32;
-}}
-server {{
-    listen 127.0.0.1:{port};
-    location / {{
-        include anon-hosting/proxy-api.conf;
-        proxy_pass http://sendfile_upstream;
-    }}
-}}
-"""
 
 
 class StaticStack(Stack):
@@ -86,7 +70,8 @@ class StaticStack(Stack):
         conf = super().write_nginx_conf()
         site = conf.parent / "default.conf"
         site.write_text(site.read_text() + STATIC_SERVER.format(port=self.static_port, root=self.static_root)
-                        + PROXIED_SERVER.format(port=self.proxied_port, static=self.static_port))
+                        + FLOOR_SERVER.format(name="sendfile", port=self.proxied_port, backend=self.static_port,
+                                              location="/"))
         return conf
 
 

@@ -8,6 +8,7 @@ answered once the stalled ones are gone; GET /metrics counts them, running and w
 nicer once it has run a while, and its thread retires when it ends.
 """
 
+import contextlib
 import json
 import os
 import select
@@ -128,19 +129,19 @@ def test_pipelined_requests_are_each_answered_in_their_lane(lane_server):
     assert second.startswith("HTTP/1.1 200") and got == data, second
 
 
-def _nice(pid: int, tid: int) -> int:
-    """A thread's nice value, field 19 of its /proc stat (the fields after the command's closing parenthesis)."""
-    return int(Path(f"/proc/{pid}/task/{tid}/stat").read_text().rpartition(")")[2].split()[16])
-
-
 def _nices(worker: int) -> list[int]:
-    return sorted(_nice(worker, int(task.name)) for task in Path(f"/proc/{worker}/task").iterdir())
+    """The nice value of each thread of ``worker`` (one that ends meanwhile is left out)."""
+    nices = []
+    for task in Path(f"/proc/{worker}/task").iterdir():
+        with contextlib.suppress(ProcessLookupError):
+            nices.append(os.getpriority(os.PRIO_PROCESS, int(task.name)))
+    return sorted(nices)
 
 
 def test_a_transfer_runs_nicer_once_it_has_run_a_while_and_its_thread_retires_after(lane_server):
     port, session = lane_server.port, lane_server.session()
     worker, = lane_server.worker_pids()
-    base = _nice(worker, worker)
+    base = os.getpriority(os.PRIO_PROCESS, worker)
     nicer = min(19, base + TRANSFER_NICE)
     with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as stalled:
         stalled.sendall(_upload_head(port, BIG) + bytes(1000))
