@@ -34,9 +34,9 @@ control_socket_disable = True  # no management socket under $HOME (absent for th
 limit_request_line = 8190
 limit_request_field_size = 8190
 limit_request_fields = 32768
-# gthread with a lane for transfers (GUNICORN_TRANSFER_THREADS), made nicer once they run, a socket timeout
-# on each request (GUNICORN_SOCKET_TIMEOUT), and a leaner access logger that writes each line as
-# LOG_FORMAT says.
+# gthread with a lane for transfers (GUNICORN_TRANSFER_THREADS) and a socket timeout on each request
+# (GUNICORN_SOCKET_TIMEOUT), and a leaner access logger
+# that writes each line as LOG_FORMAT says.
 worker_class = LaneWorker
 logger_class = AccessLogger
 

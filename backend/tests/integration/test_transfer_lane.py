@@ -4,21 +4,16 @@ Three uploads that stall mid-body would hold all three threads of plain gthread,
 request would wait for them (for GUNICORN_SOCKET_TIMEOUT, 120 s). With one thread for transfers, the
 first holds it and the others wait in the worker's queue, while health, a 4 KiB upload and its info
 are answered on the other two threads. A transfer that arrives whole meanwhile waits its turn and is
-answered once the stalled ones are gone; GET /metrics counts them, running and waiting. A transfer runs
-nicer once it has run a while, and its thread retires when it ends.
+answered once the stalled ones are gone; GET /metrics counts them, running and waiting.
 """
 
-import contextlib
 import json
 import os
 import select
 import socket
 import time
-from pathlib import Path
 
 import pytest
-
-from anon_hosting.serving.worker import TRANSFER_NICE
 
 TIMEOUT = 15  # seconds a short request may take on a loaded machine; a starved one would take 120
 EXTRA = {"GUNICORN_THREADS": "3", "GUNICORN_TRANSFER_THREADS": "1"}
@@ -127,32 +122,3 @@ def test_pipelined_requests_are_each_answered_in_their_lane(lane_server):
         (first, health), (second, got) = _answers(sock, 2)
     assert first.startswith("HTTP/1.1 200") and json.loads(health) == {"status": "ok"}, (first, health)
     assert second.startswith("HTTP/1.1 200") and got == data, second
-
-
-def _nices(worker: int) -> list[int]:
-    """The nice value of each thread of ``worker`` (one that ends meanwhile is left out)."""
-    nices = []
-    for task in Path(f"/proc/{worker}/task").iterdir():
-        with contextlib.suppress(ProcessLookupError):
-            nices.append(os.getpriority(os.PRIO_PROCESS, int(task.name)))
-    return sorted(nices)
-
-
-def test_a_transfer_runs_nicer_once_it_has_run_a_while_and_its_thread_retires_after(lane_server):
-    port, session = lane_server.port, lane_server.session()
-    worker, = lane_server.worker_pids()
-    base = os.getpriority(os.PRIO_PROCESS, worker)
-    nicer = min(19, base + TRANSFER_NICE)
-    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as stalled:
-        stalled.sendall(_upload_head(port, BIG) + bytes(1000))
-        assert _transfers(lane_server, session, running=1, waiting=0), "the stalled upload never ran"
-        deadline = time.monotonic() + TIMEOUT
-        while nicer not in _nices(worker) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        nices = _nices(worker)
-    assert nices.count(nicer) == 1 and set(nices) == {base, nicer}, f"one at {nicer}, the rest at {base}: {nices}"
-    assert _transfers(lane_server, session, running=0, waiting=0), "the cut upload did not end"
-    deadline = time.monotonic() + TIMEOUT
-    while set(_nices(worker)) != {base} and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert set(_nices(worker)) == {base}, f"the nicer thread is gone once its transfer ended: {_nices(worker)}"

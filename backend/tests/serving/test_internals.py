@@ -7,7 +7,6 @@ name at once, instead of the server silently changing behaviour (docs/performanc
 import copy
 import inspect
 import io
-import re
 import socket
 from importlib.metadata import version
 
@@ -60,10 +59,6 @@ def test_gthread_still_queues_requests_and_awaits_first_bytes_as_the_lane_worker
         f"gthread no longer closes pending connections in murder_pending: {needs}")
     assert "unreader" in inspect.getsource(gthread.ThreadWorker.finish_request), (
         f"gthread no longer keeps a connection's read-ahead in conn.parser.unreader: {needs}")
-    uses = set(re.findall(r"self\.tpool\.(\w+)", inspect.getsource(gthread)))
-    assert uses <= {"submit", "shutdown"}, f"gthread uses more of its pool than serving/pool.py has: {uses}: {needs}"
-    assert "self.tpool = self.get_thread_pool()" in inspect.getsource(gthread.ThreadWorker.init_process), (
-        f"gthread no longer makes its pool with get_thread_pool: {needs}")
 
 
 def test_gunicorn_still_reads_a_sized_body_as_the_socket_body_expects():
