@@ -221,9 +221,9 @@ def _s3_keys(server) -> list[str]:
 # -- bundles joined from tus uploads -------------------------------------------------
 
 
-def tus_uploads(server, files) -> list[Upload]:
+def tus_uploads(server, files, member: bool = False) -> list[Upload]:
     """Finished tus uploads of ``files`` ((bytes, path)); the first is cut mid-file and resumed first."""
-    uploads = [Upload(server.base_url, data, name=path.rpartition("/")[2]) for data, path in files]
+    uploads = [Upload(server.base_url, data, name=path.rpartition("/")[2], member=member) for data, path in files]
     uploads[0].cut(0, len(files[0][0]) // 2 + 1)
     for upload in uploads:
         upload.resume()
@@ -252,6 +252,31 @@ def test_a_bundle_joined_from_tus_uploads_round_trips_and_spends_the_uploads(ser
         assert upload.result().status_code == 404
     again = join(server, uploads)
     assert (again.status_code, error_code(again)) == (404, "not_found")
+
+
+def test_bundle_members_cut_resumed_and_joined_round_trip(server, tmp_path):
+    """As the page sends a large bundle: each file a member's upload, with no token of its own, the first cut
+    past S3's first 8 MiB part and resumed; only the join makes them reachable, as one bundle."""
+    files = [(os.urandom(9 * MIB + 17), "film/raw.mov"), (b"", "empty.txt"), (os.urandom(5000), "notes/résumé.pdf")]
+    before = stored_names(server)
+    uploads = tus_uploads(server, files, member=True)
+    for upload, (data, path) in zip(uploads, files, strict=True):
+        name = path.rpartition("/")[2]
+        assert (upload.answer["kind"], upload.answer["name"], upload.answer["size"]) == ("member", name, len(data))
+        assert not {"token", "owner_token"} & upload.answer.keys()
+        assert upload.result().json() == upload.answer
+    answer = join(server, uploads, [p for _, p in files])
+    assert answer.status_code == 201, answer.text
+    body = answer.json()
+    assert body["files"] == [{"index": i, "name": n, "size": len(d)} for i, (d, n) in enumerate(files)]
+    assert extract_checked(retrieve(server, body["token"]).content, tmp_path) == {n: d for d, n in files}
+    assert retrieve(server, body["token"], file=0).content == files[0][0]
+    assert all(upload.result().status_code == 404 for upload in uploads)
+    again = join(server, uploads)
+    assert (again.status_code, error_code(again)) == (404, "not_found")
+    deleted = requests.post(server.url("/api/files/delete"), json={"token": body["owner_token"]}, timeout=30)
+    assert deleted.status_code == 204
+    assert stored_names(server) == before
 
 
 def test_racing_joins_of_the_same_uploads_make_one_bundle(server):

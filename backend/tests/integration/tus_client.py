@@ -1,11 +1,12 @@
 """A small tus client for the integration tests: requests for whole requests, a raw socket for cut ones, and a
 scan of everything at rest for what must never be there (plaintext, the secret, the file key, the name).
 
-``Upload(base_url, data, ...)`` creates an upload with a fresh secret; ``patch``, ``head``, ``result`` and
-``delete`` speak tus 1.0.0; ``cut(offset, at)`` sends a PATCH that declares the whole rest of the file and
-closes the connection after the byte ``at``; ``resume()`` goes on from the server's offset until done,
-trying again while another request holds the upload (423). ``at_rest(...)`` returns every byte a store
-holds, and ``forbidden(upload)`` the byte strings none of them may contain.
+``Upload(base_url, data, ...)`` creates an upload with a fresh secret (``member=True``: a bundle member's);
+``patch``, ``head``, ``result`` and ``delete`` speak tus 1.0.0; ``cut(offset, at)`` sends a PATCH that
+declares the whole rest of the file and closes the connection after the byte ``at``; ``resume()`` goes on
+from the server's offset until done, trying again while another request holds the upload (423).
+``at_rest(...)`` returns every byte a store holds, and ``forbidden(upload)`` the byte strings none of them
+may contain.
 """
 
 import base64
@@ -39,14 +40,14 @@ def metadata(**fields: str) -> str:
 
 class Upload:
     def __init__(self, base_url: str, data: bytes, name: str = "resumed.bin", passphrase: str | None = None,
-                 session: requests.Session | None = None):
+                 session: requests.Session | None = None, member: bool = False):
         self.base_url, self.data, self.name, self.passphrase = base_url, data, name, passphrase
         self.secret = secrets.token_bytes(32)
         self.http = session or requests.Session()
         meta = {"filename": name, **({"passphrase": passphrase} if passphrase else {})}
         answer = self.http.post(f"{base_url}/api/uploads", timeout=60, headers={
             **TUS, "Upload-Secret": b64url(self.secret), "Upload-Length": str(len(data)),
-            "Upload-Metadata": metadata(**meta)})
+            "Upload-Metadata": metadata(**meta) + (",bundle" if member else "")})
         assert answer.status_code == 201, answer.text
         self.location = answer.headers["Location"]
         self.id = self.location.rsplit("/", 1)[1]
