@@ -10,7 +10,8 @@ one ``NotFound``). The files stay where the uploads stored them, under their upl
 state lists (``bundle_state.member_names``). Each file's state becomes a member's (``lifecycle.enlist``):
 the bundle's expiry, and no access through the upload's own tokens; then the upload records are dropped,
 so the same upload never joins twice. A join that fails restores every state it changed and leaves the
-records, so nothing is changed.
+records, so nothing is changed. Each step runs over the files through ``storage.each`` (on S3, several
+files at once).
 """
 
 import contextlib
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from . import lifecycle, names
 from .bundles import Bundles, BundleUploaded, Member
 from .errors import BadRequest, TooLarge
-from .resumable import ResumableUploads
+from .resumable import Finished, ResumableUploads
 
 MIN_FILES = 2
 
@@ -48,38 +49,51 @@ class BundleJoin:
         if len({entry.upload_id for entry in entries}) < len(entries):
             raise BadRequest("Each upload may be listed once.")
         opts = files.options(fields)
-        found = [self.uploads.finished(entry.upload_id, entry.secret, now) for entry in entries]
+        storage, expires_at = files.storage, now + opts.expires_in
+        found = storage.each(lambda entry: self.uploads.finished(entry.upload_id, entry.secret, now), entries)
         if sum(upload.size for upload in found) > files.limits.max_upload_bytes:
             raise TooLarge()
         members = [Member(names.clean_path(entry.path if entry.path is not None else upload.name), upload.size,
                           upload.key) for entry, upload in zip(entries, found, strict=True)]
         manifest, before = secrets.token_urlsafe(32), {}
         try:
-            for upload in found:
-                before[upload.upload_id] = self._enlist(upload.upload_id, now + opts.expires_in, now)
+            # The first file alone, then the others at once: of racing joins of the same uploads, the one that
+            # takes the first file takes them all, rather than each taking some and every one failing.
+            enlisted = [self._enlist(found[0], expires_at, now)]
+            if enlisted[0][2] is None:
+                enlisted += storage.each(lambda upload: self._enlist(upload, expires_at, now), found[1:])
+            before = {upload_id: state for upload_id, state, _ in enlisted if state is not None}
+            for _, _, error in enlisted:
+                if error is not None:
+                    raise error
             uploaded = self.bundles.seal(manifest, members, [], opts, lambda: fields, now, list(before))
         except BaseException:
             self._restore(before)
-            files.storage.delete(manifest)
+            storage.delete(manifest)
             raise
-        for upload in found:
-            self._consume(upload.upload_id)
+        storage.each(lambda upload: self._consume(upload.upload_id), found)
         return uploaded
 
-    def _enlist(self, stored_as: str, expires_at: int, now: int) -> dict:
-        """Make the file a member (atomically, so two joins of one upload cannot both take it): its state before."""
+    def _enlist(self, upload: Finished, expires_at: int, now: int) -> tuple[str, dict | None, Exception | None]:
+        """Make the upload's file a member (atomically, so two joins of one upload cannot both take it): its
+        storage name, and its state before or the error that left it as it was."""
         seen = {}
 
         def enlist(state: dict) -> dict:
             seen.update(state=state)
             return lifecycle.enlist(state, expires_at, now)
-        self.bundles.storage.update_state(stored_as, enlist)
-        return seen["state"]
+        try:
+            self.bundles.storage.update_state(upload.upload_id, enlist)
+        except Exception as error:  # noqa: BLE001 - the join restores the others, then raises it
+            return upload.upload_id, None, error
+        return upload.upload_id, seen["state"], None
 
     def _restore(self, before: dict[str, dict]) -> None:
-        for stored_as, state in before.items():
+        def restore(item: tuple[str, dict]) -> None:
+            stored_as, state = item
             with contextlib.suppress(Exception):  # best effort: a file left a member is swept at its expiry
-                self.bundles.storage.update_state(stored_as, lambda _, state=state: state)
+                self.bundles.storage.update_state(stored_as, lambda _: state)
+        self.bundles.storage.each(restore, before.items())
 
     def _consume(self, upload_id: str) -> None:
         with contextlib.suppress(Exception):  # the bundle stands; a record left here is swept at its expiry

@@ -15,6 +15,10 @@ for "this file exists".
   possibly in one go (the local backend commits small ones in one transaction, S3 puts several
   at once). On an error, some of them may be stored: the caller deletes every name it passed,
   and none is still on its way when the error is raised.
+- ``each(call, items) -> list``: ``[call(item) for item in items]``, possibly several at once (S3 runs
+  several requests at once; the local backend one after the other, on the caller's thread). It returns,
+  or raises the first error in the items' order, only once no call is running; the calls after a failing
+  one may or may not have run.
 - ``open(name) -> Blob``: a reader and the blob's length, or ``NotFound``.
 - ``read_state(name) -> dict`` or ``NotFound``.
 - ``update_state(name, mutate) -> dict``: atomically replace the state with
@@ -39,10 +43,11 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
 State = dict
+T, R = TypeVar("T"), TypeVar("R")
 
 
 @dataclass
@@ -64,6 +69,9 @@ class Storage(ABC):
     def put_many(self, items: list[tuple[str, bytes, State]]) -> None:
         for name, blob, state in items:
             self.put(name, [blob], state)
+
+    def each(self, call: Callable[[T], R], items: Iterable[T]) -> list[R]:
+        return [call(item) for item in items]
 
     @abstractmethod
     def open(self, name: str) -> Blob: ...

@@ -25,8 +25,8 @@ Expiry: each file also has a marker in the expiry index (``s3_expiry``), written
 first (by ``put``, and by ``update_state`` when the expiry moves), so a regular sweep
 lists only the hours that have begun instead of every state.
 
-``put_many`` (a bundle's small files) runs ``PUT_THREADS`` puts at once: each is three
-requests that mostly wait on S3. It returns or raises only once every one has ended.
+``each`` runs ``THREADS`` calls at once, as ``put_many`` (a bundle's small files) and a bundle's join
+do: each call is a few requests that mostly wait on S3. It returns or raises only once every one has ended.
 """
 
 import json
@@ -39,7 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from botocore.exceptions import BotoCoreError, ClientError, IncompleteReadError
 
 from ..errors import InsufficientStorage, NotFound, StorageUnavailable
-from . import NAME_PATTERN, Blob, State, Storage, check_name, s3_client
+from . import NAME_PATTERN, Blob, R, State, Storage, T, check_name, s3_client
 from .s3_expiry import ExpiryMarkers
 from .s3_parts import Parts
 
@@ -48,7 +48,7 @@ MIN_PART_SIZE = 5 * 1024 * 1024  # S3's smallest part, except the last one
 STATE_SUFFIX = ".state"
 UPLOADS_FOLDER = "uploads/"  # resumable uploads' records (partial_s3), whose multipart uploads sweep_temp leaves
 TEMP_MAX_IDLE = 3600  # seconds without a new part before an upload counts as abandoned
-PUT_THREADS = 8  # puts of put_many at once, each on a connection of the client's pool (max_pool_connections 32)
+THREADS = 8  # calls of ``each`` at once, each on a connection of the client's pool (max_pool_connections 32)
 UPDATE_TRIES = 12
 LIST_PAGE_SIZE = 1000  # keys per listing request (S3's maximum)
 BACKOFF_BASE, BACKOFF_CAP = 0.01, 0.5  # seconds
@@ -90,10 +90,12 @@ class S3Storage(Storage):
         return size
 
     def put_many(self, items: list[tuple[str, bytes, State]]) -> None:
-        with ThreadPoolExecutor(PUT_THREADS, thread_name_prefix="s3-put") as pool:
-            done = [pool.submit(self.put, name, [blob], state) for name, blob, state in items]
-        for future in done:  # every one has ended: the first error, if any, with none still in flight
-            future.result()
+        self.each(lambda item: self.put(item[0], [item[1]], item[2]), items)
+
+    def each(self, call: Callable[[T], R], items: Iterable[T]) -> list[R]:
+        with ThreadPoolExecutor(THREADS, thread_name_prefix="s3") as pool:
+            done = [pool.submit(call, item) for item in items]
+        return [future.result() for future in done]  # all have ended: the first error, if any, none in flight
 
     def adopt(self, name: str, upload: dict, state: State) -> None:
         """Complete ``upload`` ({"Key", "UploadId", "Parts"}, all of blob ``name``) with its state, as put.

@@ -279,6 +279,19 @@ def test_bundle_members_cut_resumed_and_joined_round_trip(server, tmp_path):
     assert stored_names(server) == before
 
 
+def test_a_join_that_fails_on_one_file_gives_the_others_back(server):
+    uploads = tus_uploads(server, [(os.urandom(1000 + n), f"{n}.bin") for n in range(12)])
+    owner = uploads[7].answer["owner_token"]
+    assert requests.post(server.url("/api/files/delete"), json={"token": owner}, timeout=30).status_code == 204
+    refused = join(server, uploads)
+    assert (refused.status_code, error_code(refused)) == (404, "not_found")
+    kept = uploads[:7] + uploads[8:]
+    assert [retrieve(server, u.answer["token"]).content for u in kept] == [u.data for u in kept]
+    joined = join(server, kept)
+    assert joined.status_code == 201, joined.text
+    assert [retrieve(server, joined.json()["token"], file=i).content for i in range(11)] == [u.data for u in kept]
+
+
 def test_racing_joins_of_the_same_uploads_make_one_bundle(server):
     uploads = tus_uploads(server, [(os.urandom(MIB + 5), "a"), (b"b", "b"), (b"c", "c")])
     start = threading.Barrier(6)

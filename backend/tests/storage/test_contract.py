@@ -9,6 +9,7 @@ import multiprocessing
 import os
 import secrets
 import threading
+import time
 
 import pytest
 
@@ -266,3 +267,22 @@ def test_put_many_never_overwrites(store):
     with pytest.raises(FileExistsError):
         store.put_many([(name(), b"x", STATE), (taken, b"second", STATE)])
     assert read_all(store.open(taken)) == b"first"
+
+
+def test_each_answers_in_order_and_raises_the_first_error_once_no_call_runs(store):
+    assert store.each(lambda n: n * 2, range(20)) == list(range(0, 40, 2))
+    ended, lock = [], threading.Lock()
+
+    def call(n: int) -> int:
+        time.sleep(0.01 * (n % 3))
+        with lock:
+            ended.append(n)
+        if n in (3, 11):
+            raise ValueError(n)
+        return n
+
+    with pytest.raises(ValueError, match="^3$"):
+        store.each(call, range(20))
+    at_the_raise = sorted(ended)
+    time.sleep(0.2)
+    assert 3 in at_the_raise and sorted(ended) == at_the_raise  # none still running when it raised

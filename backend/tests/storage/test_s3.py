@@ -15,11 +15,13 @@ import pytest
 from botocore.exceptions import ClientError
 
 from anon_hosting import create_app
+from anon_hosting.bundle_join import BundleJoin, Entry
 from anon_hosting.errors import InsufficientStorage, NotFound, StorageUnavailable
 from anon_hosting.keys import KeyRing
 from anon_hosting.results import Limits
+from anon_hosting.resumable import ResumableUploads
 from anon_hosting.service import FileService
-from anon_hosting.storage import s3
+from anon_hosting.storage import partials_for, s3
 from anon_hosting.storage.s3 import MIN_PART_SIZE, TEMP_MAX_IDLE, S3Storage
 from anon_hosting.storage.s3_parts import IN_FLIGHT
 
@@ -175,6 +177,11 @@ def _part_sizes(store, upload) -> list[int]:
 # -- S3 requests per operation: counted through boto3's event system -------------------------
 
 
+def test_each_runs_its_calls_at_once(store):
+    meet = threading.Barrier(4, timeout=10)  # four calls that each wait for the others: one at a time would break it
+    assert store.each(lambda n: (meet.wait(), n)[1], range(8)) == list(range(8))
+
+
 def test_put_many_sends_its_files_at_once_and_ends_with_all_of_them(store):
     # The first PUT waits for a second one to start: one put after another would wait here in vain.
     started, overlapped, lock, calls = threading.Semaphore(0), [], threading.Lock(), []
@@ -286,7 +293,8 @@ def test_a_deleted_files_marker_is_dropped_when_its_hour_comes(store, tmp_path):
 
 # The S3 requests of each operation, as published in docs/costs.md; a count that grows fails here.
 REQUESTS = {"small upload": 3, "large upload (3 parts)": 7, "info": 2, "download": 2,
-            "download with a limit": 8, "delete": 4}
+            "download with a limit": 8, "delete": 4, "resumable small upload (one request)": 16,
+            "a bundle's join, per file": 10}
 
 
 def test_the_requests_of_each_operation_do_not_grow(store, tmp_path):
@@ -311,5 +319,17 @@ def test_the_requests_of_each_operation_do_not_grow(store, tmp_path):
     once = service.upload("o.bin", [b"z" * 100], lambda: {"max_downloads": "1"})
     count("download with a limit", lambda: download(once.token))
     count("delete", lambda: service.delete(small.owner_token))
+    uploads = ResumableUploads(service, partials_for(store), 3600)
+
+    def resumable(data: bytes, metadata: dict):
+        secret = secrets.token_bytes(32)
+        progress = uploads.create(secret, len(data), metadata)
+        return progress.upload_id, secret, uploads.append(progress.upload_id, secret, 0, [data]).result
+
+    count("resumable small upload (one request)", lambda: resumable(b"t" * 4096, {"filename": "t.bin"}))
+    members = [resumable(b"m" * 4096, {"filename": f"{n}.bin", "bundle": ""})[:2] for n in range(10)]
+    count("a bundle's join, per file", lambda: BundleJoin(service.bundles, uploads).join(
+        [Entry(upload_id, secret) for upload_id, secret in members], {}))
+    counts["a bundle's join, per file"] //= len(members)
     assert counts.keys() == REQUESTS.keys()
     assert all(counts[k] <= REQUESTS[k] for k in REQUESTS), str(counts)
