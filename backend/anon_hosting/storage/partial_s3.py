@@ -2,8 +2,10 @@
 
 Contract (see ``storage.partials``). The data is a multipart upload on the blob's
 own key, so finishing is S3's CompleteMultipartUpload (``S3Storage.adopt``) and
-never a copy. Every part but the last holds ``UNITS_PER_PART`` whole units (the
-first the header too). The whole units that do not fill a part yet are put,
+never a copy. It is created with the first part, and its id written to the record
+before that part is sent; a blob that never fills a part (a small file) is put whole
+at the finish, with no multipart upload. Every part but the last holds ``UNITS_PER_PART``
+whole units (the first the header too). The whole units that do not fill a part yet are put,
 at ``sync``, as ``uploads/<id>.tail`` (ciphertext too), tagged with the number of
 parts they follow, so ``committed`` is the parts S3 lists times that plus the
 units of a tail that follows them: whatever S3 acknowledged is durable, and a
@@ -12,7 +14,7 @@ tail that a newer part has overtaken no longer counts. The lease is ``uploads/<i
 ``LEASE_TTL / 3`` seconds; a lease not renewed for ``LEASE_TTL`` (a killed
 worker's) may be taken over, on any replica. A writer that finds its lease taken
 stops with ``Locked`` before it sends another part. The blob's key exists only
-once CompleteMultipartUpload succeeded, so it marks the upload ``stored``.
+once CompleteMultipartUpload (or the whole blob's PUT) succeeded, so it marks the upload ``stored``.
 """
 
 import json
@@ -39,14 +41,7 @@ class S3Partials(Partials):
         self.root = storage.prefix + UPLOADS_FOLDER
 
     def create(self, upload_id: str, record: dict) -> None:
-        key = self.storage.prefix + check_name(upload_id)
-        upload = self.client.create_multipart_upload(Bucket=self.bucket, Key=key)["UploadId"]
-        try:
-            self.storage._create(self._key(upload_id, "json"), _encode({**record, "s3": upload}))  # noqa: SLF001
-        except BaseException:
-            self.storage._quietly(self.client.abort_multipart_upload, Bucket=self.bucket, Key=key,  # noqa: SLF001
-                                  UploadId=upload)
-            raise
+        self.storage._create(self._key(upload_id, "json"), _encode({**record, "s3": None}))  # noqa: SLF001
 
     def record(self, upload_id: str) -> dict:
         try:
@@ -59,6 +54,16 @@ class S3Partials(Partials):
             return json.loads(body.read())
 
     def save(self, upload_id: str, record: dict) -> None:
+        if record.get("done") is None and record.get("s3") is None:
+            # A copy read before a writer started the multipart upload: keep the id that writer stored.
+            record = {**record, "s3": self.record(upload_id)["s3"]}
+        self._put_record(upload_id, record)
+
+    def _started(self, upload_id: str, s3_upload: str) -> None:
+        """Write the new multipart upload's id to the record (under the lease), before its first part."""
+        self._put_record(upload_id, {**self.record(upload_id), "s3": s3_upload})
+
+    def _put_record(self, upload_id: str, record: dict) -> None:
         self.client.put_object(Bucket=self.bucket, Key=self._key(upload_id, "json"), Body=_encode(record))
 
     @contextmanager
@@ -94,8 +99,9 @@ class S3Partials(Partials):
         lease = _Lease(self, upload_id)
         lease.take(wait)
         try:
-            self.storage._quietly(self.client.abort_multipart_upload, Bucket=self.bucket,  # noqa: SLF001
-                                  Key=self.storage.prefix + upload_id, UploadId=record["s3"])
+            if record["s3"] is not None:
+                self.storage._quietly(self.client.abort_multipart_upload, Bucket=self.bucket,  # noqa: SLF001
+                                      Key=self.storage.prefix + upload_id, UploadId=record["s3"])
             self.client.delete_object(Bucket=self.bucket, Key=self._key(upload_id, "tail"))
             self.client.delete_object(Bucket=self.bucket, Key=self._key(upload_id, "json"))
         finally:
@@ -203,8 +209,12 @@ class _S3Writer(Writer):
 
     def finish(self, storage_name: str, state: State, last: bytes) -> None:
         self._tail += last
-        self._send(bytes(self._tail))
-        self._p.storage.adopt(storage_name, self._upload, state)
+        if self._upload["UploadId"] is None:  # no part was sent: the whole blob goes in one PUT
+            self._lease.renew()
+            self._p.storage.adopt(storage_name, {**self._upload, "Body": bytes(self._tail)}, state)
+        else:
+            self._send(bytes(self._tail))
+            self._p.storage.adopt(storage_name, self._upload, state)
         self._p.discard(self._id)
 
     def _part_bytes(self) -> int:
@@ -215,6 +225,7 @@ class _S3Writer(Writer):
         upload, client = self._upload, self._p.client
         if upload["UploadId"] is None:
             upload["UploadId"] = client.create_multipart_upload(Bucket=self._p.bucket, Key=upload["Key"])["UploadId"]
+            self._p._started(self._id, upload["UploadId"])  # noqa: SLF001
         number = len(upload["Parts"]) + 1
         answer = client.upload_part(Bucket=self._p.bucket, Key=upload["Key"], UploadId=upload["UploadId"],
                                     PartNumber=number, Body=data)
@@ -242,6 +253,8 @@ def _part_bytes(layout: Layout, number: int) -> int:
 
 def _whole_parts(partials: S3Partials, upload_id: str, s3_upload: str, layout: Layout) -> list[dict]:
     """The gapless run of whole parts from part 1, up to ``layout.max_units``: what is committed."""
+    if s3_upload is None:
+        return []
     pages = partials.client.get_paginator("list_parts").paginate(
         Bucket=partials.bucket, Key=partials.storage.prefix + check_name(upload_id), UploadId=s3_upload)
     whole = []

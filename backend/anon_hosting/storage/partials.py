@@ -8,7 +8,9 @@ them; ``finish`` adds the blob's last bytes. Ids are checked
 against ``NAME_PATTERN``; an upload id is also the storage name its blob gets.
 
 - ``create(id, record)``: store a new record (never overwrites: ``FileExistsError``).
-- ``record(id) -> dict`` or ``NotFound``; ``save(id, record)`` replaces it atomically.
+- ``record(id) -> dict`` or ``NotFound``; ``save(id, record)`` replaces it atomically. A backend may
+  keep a field of its own in the record (S3: ``s3``, its multipart upload's id), which ``save`` of a
+  copy read before that field was set keeps.
 - ``writer(id, layout)``: a context manager holding the upload's exclusive lease
   across processes and replicas (``Locked`` while another writer holds it; a dead
   writer's lease lapses). Its ``committed`` is the number of whole units durably

@@ -98,8 +98,9 @@ class S3Storage(Storage):
         return [future.result() for future in done]  # all have ended: the first error, if any, none in flight
 
     def adopt(self, name: str, upload: dict, state: State) -> None:
-        """Complete ``upload`` ({"Key", "UploadId", "Parts"}, all of blob ``name``) with its state, as put.
-        A state without its blob is an adopt's that a killed process cut short: this one's replaces it."""
+        """Complete ``upload`` ({"Key", "UploadId", "Parts"}, all of blob ``name``; or, with "UploadId" None,
+        the whole blob in "Body") with its state, as put. A state without its blob is an adopt's that a
+        killed process cut short: this one's replaces it."""
         blob_key, state_key = self._keys(name)
         self._markers.add(name, state["exp"])
         try:
@@ -109,7 +110,10 @@ class S3Storage(Storage):
                 raise
             self.client.put_object(Bucket=self.bucket, Key=state_key, Body=_encode(state))
         try:
-            self._finish(upload["Key"], upload["UploadId"], upload["Parts"])
+            if upload["UploadId"] is None:
+                self._create(blob_key, upload["Body"])
+            else:
+                self._finish(upload["Key"], upload["UploadId"], upload["Parts"])
         except BaseException:
             self._quietly(self.client.delete_object, Bucket=self.bucket, Key=state_key)
             raise

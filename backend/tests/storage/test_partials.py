@@ -102,3 +102,52 @@ def test_dropping_an_unfinished_upload_leaves_nothing(partials, store):
     assert [e for e in entries(store) if e != ".uploads"] == []  # local: the folder itself stays, empty
     assert not any((store.root / ".uploads").iterdir()) if hasattr(store, "root") else True
     assert partials.drop(upload) is False
+
+
+def test_a_small_blob_is_put_whole_and_a_large_one_resumes_from_its_parts(partials, store):
+    small, large = new_id(), new_id()
+    partials.create(small, {"v": 1, "exp": 5})
+    with partials.writer(small, LAYOUT) as writer:
+        writer.finish(small, STATE, b"".join(units(2, first=True)))
+    assert read_all(store.open(small)) == b"".join(units(2, first=True)) and unfinished(store) == []
+    partials.create(large, {"v": 1, "exp": 5})
+    data = units(2 * UNITS_PER_PART + 1, first=True)
+    with partials.writer(large, LAYOUT) as writer:  # a part, then a cut
+        for unit in data[:UNITS_PER_PART + 1]:
+            writer.append(unit)
+        writer.sync()
+    with partials_for(reopen(store)).writer(large, LAYOUT) as writer:  # another process finds that part
+        assert writer.committed == UNITS_PER_PART + 1
+        for unit in data[UNITS_PER_PART + 1:]:
+            writer.append(unit)
+        writer.finish(large, STATE, b"last")
+    assert read_all(store.open(large)) == b"".join(data) + b"last" and unfinished(store) == []
+
+
+def test_a_writer_whose_lease_was_taken_stores_nothing(partials, store):
+    if hasattr(store, "root"):
+        pytest.skip("a local lease is a lock that only the holder's end releases")
+    for count in (2, UNITS_PER_PART + 1):  # the whole blob in one PUT; a part, then the rest
+        upload = new_id()
+        partials.create(upload, {"v": 1, "exp": 5})
+        with partials.writer(upload, LAYOUT) as writer:
+            for unit in units(count, first=True):
+                writer.append(unit)
+            # Another writer took the lease over (as after this one stalled past LEASE_TTL).
+            store.client.put_object(Bucket=store.bucket, Key=partials._key(upload, "lease"), Body=b'{"until": 0}')
+            with pytest.raises(Locked):
+                writer.finish(upload, STATE, b"last")
+        assert not has_blob(store, upload)
+
+
+def test_a_record_read_before_the_first_part_and_saved_after_it_keeps_the_parts(partials, store):
+    upload = new_id()
+    partials.create(upload, {"v": 1, "exp": 5, "done": None})
+    stale = partials.record(upload)  # as a request read it before another one's writer started
+    with partials.writer(upload, LAYOUT) as writer:
+        for unit in units(UNITS_PER_PART + 1, first=True):
+            writer.append(unit)
+        writer.sync()
+        partials.save(upload, {**stale, "exp": 6})
+    assert partials.record(upload)["exp"] == 6
+    assert partials_for(reopen(store)).committed(upload, LAYOUT) == UNITS_PER_PART + 1

@@ -293,8 +293,8 @@ def test_a_deleted_files_marker_is_dropped_when_its_hour_comes(store, tmp_path):
 
 # The S3 requests of each operation, as published in docs/costs.md; a count that grows fails here.
 REQUESTS = {"small upload": 3, "large upload (3 parts)": 7, "info": 2, "download": 2,
-            "download with a limit": 8, "delete": 4, "resumable small upload (one request)": 16,
-            "a bundle's join, per file": 10}
+            "download with a limit": 8, "delete": 4, "resumable small upload (one request)": 13,
+            "a bundle's join, per file": 9}
 
 
 def test_the_requests_of_each_operation_do_not_grow(store, tmp_path):
