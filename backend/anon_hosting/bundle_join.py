@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from . import lifecycle, names
 from .bundles import Bundles, BundleUploaded, Member
 from .errors import BadRequest, TooLarge
-from .resumable import Finished, ResumableUploads
+from .resumable import ResumableUploads
 
 MIN_FILES = 2
 
@@ -49,7 +49,7 @@ class BundleJoin:
         if len({entry.upload_id for entry in entries}) < len(entries):
             raise BadRequest("Each upload may be listed once.")
         opts = files.options(fields)
-        storage, expires_at = files.storage, now + opts.expires_in
+        storage, expires_at = self.bundles.storage, now + opts.expires_in
         found = storage.each(lambda entry: self.uploads.finished(entry.upload_id, entry.secret, now), entries)
         if sum(upload.size for upload in found) > files.limits.max_upload_bytes:
             raise TooLarge()
@@ -59,13 +59,14 @@ class BundleJoin:
         try:
             # The first file alone, then the others at once: of racing joins of the same uploads, the one that
             # takes the first file takes them all, rather than each taking some and every one failing.
-            enlisted = [self._enlist(found[0], expires_at, now)]
-            if enlisted[0][2] is None:
-                enlisted += storage.each(lambda upload: self._enlist(upload, expires_at, now), found[1:])
-            before = {upload_id: state for upload_id, state, _ in enlisted if state is not None}
-            for _, _, error in enlisted:
-                if error is not None:
-                    raise error
+            enlisted = [self._enlist(found[0].upload_id, expires_at, now)]
+            if enlisted[0][1] is None:
+                enlisted += storage.each(lambda upload: self._enlist(upload.upload_id, expires_at, now), found[1:])
+            taken = zip(found, enlisted, strict=False)  # only the first file when it could not be taken
+            before = {upload.upload_id: state for upload, (state, _) in taken if state is not None}
+            error = next((error for _, error in enlisted if error is not None), None)
+            if error is not None:
+                raise error
             uploaded = self.bundles.seal(manifest, members, [], opts, lambda: fields, now, list(before))
         except BaseException:
             self._restore(before)
@@ -74,19 +75,19 @@ class BundleJoin:
         storage.each(lambda upload: self._consume(upload.upload_id), found)
         return uploaded
 
-    def _enlist(self, upload: Finished, expires_at: int, now: int) -> tuple[str, dict | None, Exception | None]:
-        """Make the upload's file a member (atomically, so two joins of one upload cannot both take it): its
-        storage name, and its state before or the error that left it as it was."""
+    def _enlist(self, stored_as: str, expires_at: int, now: int) -> tuple[dict | None, Exception | None]:
+        """Make the file a member (atomically, so two joins of one upload cannot both take it): its state
+        before, or the error that left it as it was."""
         seen = {}
 
         def enlist(state: dict) -> dict:
             seen.update(state=state)
             return lifecycle.enlist(state, expires_at, now)
         try:
-            self.bundles.storage.update_state(upload.upload_id, enlist)
+            self.bundles.storage.update_state(stored_as, enlist)
         except Exception as error:  # noqa: BLE001 - the join restores the others, then raises it
-            return upload.upload_id, None, error
-        return upload.upload_id, seen["state"], None
+            return None, error
+        return seen["state"], None
 
     def _restore(self, before: dict[str, dict]) -> None:
         def restore(item: tuple[str, dict]) -> None:
