@@ -45,6 +45,13 @@ def _free_ports(count: int) -> list[int]:
             sock.close()
 
 
+START_TRIES = 3  # a free port found here may be taken by another process before the server binds it
+
+
+class PortTaken(RuntimeError):
+    """The server exited because one of its ports was taken meanwhile: start again on other ports."""
+
+
 class S3Server:
     def __init__(self, folder: Path, kind: str | None = None, start_timeout: float = 60):
         self.folder = Path(folder)
@@ -56,10 +63,15 @@ class S3Server:
         self.endpoint = ""
 
     def __enter__(self) -> "S3Server":
-        self.ports = _free_ports(len(WEED_PORTS))
-        self.endpoint = f"http://{HOST}:{self.ports[WEED_PORTS.index('s3.port')]}"
-        self._launch()
-        return self
+        for attempt in range(START_TRIES):
+            self.ports = _free_ports(len(WEED_PORTS))
+            self.endpoint = f"http://{HOST}:{self.ports[WEED_PORTS.index('s3.port')]}"
+            try:
+                self._launch()
+                return self
+            except PortTaken:
+                if attempt == START_TRIES - 1:
+                    raise
 
     def _launch(self) -> None:
         env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
@@ -101,7 +113,8 @@ class S3Server:
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"{self.kind} exited with {self.process.returncode}:\n{self.log_tail()}")
+                error = PortTaken if "Port allocation failed" in self.log_tail(5) else RuntimeError
+                raise error(f"{self.kind} exited with {self.process.returncode}:\n{self.log_tail()}")
             try:
                 client.create_bucket(Bucket=bucket)
                 client.put_object(Bucket=bucket, Key="ready", Body=b"ok")
